@@ -1,0 +1,79 @@
+// What a caller asks the engine for, and what comes back: a stream of chunks.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/sampler.h"
+
+namespace mlxs {
+
+enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };
+const char* finish_reason_name(FinishReason r);  // "stop", "length", "cancelled", "error"
+
+struct GenerationStats {
+  int prompt_tokens = 0;
+  int generated_tokens = 0;
+  double queue_ms = 0;    // submitted → admitted into the batch
+  double ttft_ms = 0;     // submitted → first token sampled
+  double total_ms = 0;    // submitted → finished
+  double decode_tokens_per_s = 0;  // generated tokens after the first / time after the first
+};
+
+struct Chunk {
+  std::string text;        // new text (possibly empty: held back for UTF-8 or stop strings)
+  TokenId token = -1;      // the sampled token; -1 in a final chunk that carries no token
+  float logprob = 0;
+  std::vector<TokenLogprob> top_logprobs;
+  FinishReason finish = FinishReason::kNone;  // set on the last chunk only
+  std::string error;       // when finish == kError
+  GenerationStats stats;   // running totals; final on the last chunk
+};
+
+struct GenerateRequest {
+  std::string prompt;                  // tokenized with the model's tokenizer...
+  std::vector<TokenId> prompt_tokens;  // ...unless tokens are given
+  bool add_special = true;             // BOS/EOS as the model's metadata says
+  bool parse_special = true;           // "<|im_start|>" in the prompt text is that token
+  int max_tokens = 256;
+  SamplingParams sampling;
+  std::vector<std::string> stop;
+  bool ignore_eos = false;
+  std::string request_id;
+  // When set, chunks are delivered to this callback (on the scheduler thread; it must not
+  // block) instead of being queued for next().
+  std::function<void(const Chunk&)> on_chunk;
+};
+
+// The consumer's handle. Thread-safe: the scheduler pushes, the consumer pulls or cancels.
+class GenerationStream {
+ public:
+  // Blocks for the next chunk; false once the final chunk has been returned.
+  bool next(Chunk* out);
+  // Stops generation; the model sees it within one step. A final chunk with finish
+  // reason kCancelled follows.
+  void cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
+  bool finished() const;
+
+  // Scheduler side.
+  void push(Chunk c, const std::function<void(const Chunk&)>& callback);
+
+ private:
+  std::atomic<bool> cancelled_{false};
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Chunk> queue_;
+  bool ended_ = false;      // final chunk pushed
+  bool delivered_ = false;  // final chunk handed to the consumer
+};
+
+}  // namespace mlxs

@@ -1,0 +1,159 @@
+#include "engine/model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/ops.h"
+
+namespace mlxs {
+
+Result<std::unique_ptr<Model>> Model::load(std::shared_ptr<GgufFile> file) {
+  auto cfg = ModelConfig::from_gguf(*file);
+  if (!cfg.ok()) return cfg.status();
+  auto w = ModelWeights::load(*file, cfg.value());
+  if (!w.ok()) return w.status();
+  std::unique_ptr<Model> m(new Model());
+  m->file_ = std::move(file);
+  m->config_ = std::move(cfg.value());
+  m->weights_ = std::move(w.value());
+  const ModelConfig& c = m->config_;
+  m->inv_freq_.resize(c.rope_dim / 2);
+  for (int i = 0; i < c.rope_dim / 2; ++i) {
+    double f = c.rope_freq_scale * std::pow(static_cast<double>(c.rope_freq_base), -2.0 * i / c.rope_dim);
+    if (!m->weights_.rope_freqs.empty()) f /= m->weights_.rope_freqs[i];
+    m->inv_freq_[i] = static_cast<float>(f);
+  }
+  return m;
+}
+
+void Model::forward(std::span<const BatchSeq> batch, KvCache& cache, ThreadPool& pool,
+                    std::vector<float>* logits) {
+  const ModelConfig& c = config_;
+  const int64_t d = c.n_embd, qd = c.q_dim(), kvd = c.kv_dim(), ff = c.n_ff;
+
+  int64_t T = 0;
+  for (const BatchSeq& b : batch) T += b.n_tokens;
+  if (T == 0) return;
+  s_.x.resize(T * d);
+  s_.xn.resize(T * d);
+  s_.q.resize(T * qd);
+  s_.k.resize(T * kvd);
+  s_.v.resize(T * kvd);
+  s_.attn.resize(T * qd);
+  s_.proj.resize(T * d);
+  s_.gate.resize(T * ff);
+  s_.up.resize(T * ff);
+  s_.tok_seq.resize(T);
+  s_.tok_pos.resize(T);
+
+  // Token embeddings and each token's (sequence, position).
+  {
+    int64_t t = 0;
+    for (size_t b = 0; b < batch.size(); ++b) {
+      for (int j = 0; j < batch[b].n_tokens; ++j, ++t) {
+        kern::get_row(weights_.token_embd, batch[b].tokens[j], &s_.x[t * d]);
+        s_.tok_seq[t] = static_cast<int>(b);
+        s_.tok_pos[t] = batch[b].pos + j;
+      }
+    }
+  }
+
+  const bool neox = c.rope_style == RopeStyle::kNeox;
+  for (int l = 0; l < c.n_layer; ++l) {
+    const LayerWeights& w = weights_.layers[l];
+
+    // Attention block.
+    for (int64_t t = 0; t < T; ++t) kern::rms_norm(&s_.x[t * d], w.attn_norm.data(), &s_.xn[t * d], d, c.rms_eps);
+    kern::matmul(w.wq, s_.xn.data(), T, s_.q.data(), pool);
+    kern::matmul(w.wk, s_.xn.data(), T, s_.k.data(), pool);
+    kern::matmul(w.wv, s_.xn.data(), T, s_.v.data(), pool);
+    for (int64_t t = 0; t < T; ++t) {
+      if (c.qkv_bias) {
+        kern::add_inplace(&s_.q[t * qd], w.bq.data(), qd);
+        kern::add_inplace(&s_.k[t * kvd], w.bk.data(), kvd);
+        kern::add_inplace(&s_.v[t * kvd], w.bv.data(), kvd);
+      }
+      kern::rope_inplace(&s_.q[t * qd], c.n_head, c.head_dim, c.rope_dim, s_.tok_pos[t], inv_freq_.data(), neox);
+      kern::rope_inplace(&s_.k[t * kvd], c.n_head_kv, c.head_dim, c.rope_dim, s_.tok_pos[t], inv_freq_.data(), neox);
+      // Store this token's key and value in its sequence's cache slot.
+      int seq = batch[s_.tok_seq[t]].seq;
+      uint8_t* kdst = cache.k_pos(l, seq, s_.tok_pos[t]);
+      uint8_t* vdst = cache.v_pos(l, seq, s_.tok_pos[t]);
+      if (cache.config().type == KvType::kF16) {
+        kern::f32_to_f16_row(&s_.k[t * kvd], reinterpret_cast<uint16_t*>(kdst), kvd);
+        kern::f32_to_f16_row(&s_.v[t * kvd], reinterpret_cast<uint16_t*>(vdst), kvd);
+      } else {
+        std::copy_n(&s_.k[t * kvd], kvd, reinterpret_cast<float*>(kdst));
+        std::copy_n(&s_.v[t * kvd], kvd, reinterpret_cast<float*>(vdst));
+      }
+    }
+    attention(l, batch, cache, pool);
+    kern::matmul(w.wo, s_.attn.data(), T, s_.proj.data(), pool);
+    kern::add_inplace(s_.x.data(), s_.proj.data(), T * d);
+
+    // Feed-forward block (SwiGLU).
+    for (int64_t t = 0; t < T; ++t) kern::rms_norm(&s_.x[t * d], w.ffn_norm.data(), &s_.xn[t * d], d, c.rms_eps);
+    kern::matmul(w.w_gate, s_.xn.data(), T, s_.gate.data(), pool);
+    kern::matmul(w.w_up, s_.xn.data(), T, s_.up.data(), pool);
+    kern::silu_mul_inplace(s_.gate.data(), s_.up.data(), T * ff);
+    kern::matmul(w.w_down, s_.gate.data(), T, s_.proj.data(), pool);
+    kern::add_inplace(s_.x.data(), s_.proj.data(), T * d);
+  }
+
+  // Output head, only for the rows someone asked for.
+  int64_t n_rows = 0;
+  {
+    int64_t t = 0;
+    for (const BatchSeq& b : batch) {
+      for (int j = 0; j < b.n_tokens; ++j, ++t) {
+        bool want = b.logits == BatchSeq::Logits::kAll ||
+                    (b.logits == BatchSeq::Logits::kLast && j == b.n_tokens - 1);
+        if (!want) continue;
+        kern::rms_norm(&s_.x[t * d], weights_.output_norm.data(), &s_.xn[n_rows * d], d, c.rms_eps);
+        ++n_rows;
+      }
+    }
+  }
+  if (n_rows == 0) return;
+  size_t base = logits->size();
+  logits->resize(base + n_rows * c.n_vocab);
+  kern::matmul(weights_.output, s_.xn.data(), n_rows, logits->data() + base, pool);
+}
+
+void Model::attention(int layer, std::span<const BatchSeq> batch, KvCache& cache, ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  const int64_t T = static_cast<int64_t>(s_.tok_seq.size());
+  const int hd = c.head_dim;
+  const int group = c.n_head / c.n_head_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int bs = cache.block_size();
+  const bool f16 = cache.config().type == KvType::kF16;
+
+  pool.parallel_for(T * c.n_head, 1, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> scores;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t t = item / c.n_head;
+      const int h = static_cast<int>(item % c.n_head);
+      const int kvh = h / group;
+      const int n_ctx = s_.tok_pos[t] + 1;  // causal: positions 0..pos
+      const std::vector<int>& blocks = cache.block_table(batch[s_.tok_seq[t]].seq);
+      const float* q = &s_.q[t * c.q_dim() + h * hd];
+      float* out = &s_.attn[t * c.q_dim() + h * hd];
+      scores.resize(n_ctx);
+      for (int p = 0; p < n_ctx; ++p) {
+        const uint8_t* k = cache.k_at(layer, blocks[p / bs], p % bs) + cache.elem_size() * kvh * hd;
+        scores[p] = scale * (f16 ? kern::dot_f32_f16(q, reinterpret_cast<const uint16_t*>(k), hd)
+                                 : kern::dot_f32(q, reinterpret_cast<const float*>(k), hd));
+      }
+      kern::softmax_inplace(scores.data(), n_ctx);
+      std::fill(out, out + hd, 0.0f);
+      for (int p = 0; p < n_ctx; ++p) {
+        const uint8_t* v = cache.v_at(layer, blocks[p / bs], p % bs) + cache.elem_size() * kvh * hd;
+        if (f16) kern::axpy_f16(scores[p], reinterpret_cast<const uint16_t*>(v), out, hd);
+        else kern::axpy_f32(scores[p], reinterpret_cast<const float*>(v), out, hd);
+      }
+    }
+  });
+}
+
+}  // namespace mlxs

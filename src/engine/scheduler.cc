@@ -1,0 +1,225 @@
+#include "engine/scheduler.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "base/logging.h"
+
+namespace mlxs {
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+}  // namespace
+
+struct Scheduler::Sequence {
+  std::shared_ptr<GenerationStream> stream;
+  GenerateRequest req;
+  std::vector<TokenId> tokens;  // prompt, then every sampled token
+  int n_prompt = 0;
+  int n_cached = 0;  // leading tokens whose keys and values are in the cache
+  int kv_seq = -1;
+  std::unique_ptr<Sampler> sampler;
+  std::unique_ptr<StreamingDetokenizer> detok;
+  std::unique_ptr<StopMatcher> stops;
+  int n_generated = 0;
+  bool done = false;
+  Clock::time_point submitted, admitted, first_token;
+
+  GenerationStats stats(Clock::time_point now) const {
+    GenerationStats st;
+    st.prompt_tokens = n_prompt;
+    st.generated_tokens = n_generated;
+    if (admitted != Clock::time_point{}) st.queue_ms = ms_between(submitted, admitted);
+    if (n_generated > 0) {
+      st.ttft_ms = ms_between(submitted, first_token);
+      double after_first = ms_between(first_token, now);
+      if (n_generated > 1 && after_first > 0) st.decode_tokens_per_s = (n_generated - 1) * 1000.0 / after_first;
+    }
+    st.total_ms = ms_between(submitted, now);
+    return st;
+  }
+};
+
+Scheduler::Scheduler(Model& model, const Tokenizer& tok, KvCache& cache, ThreadPool& pool,
+                     const SchedulerOptions& opts)
+    : model_(model), tok_(tok), cache_(cache), pool_(pool), opts_(opts) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+Scheduler::~Scheduler() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Scheduler::submit(std::shared_ptr<GenerationStream> stream, GenerateRequest req,
+                       std::vector<TokenId> prompt) {
+  auto s = std::make_unique<Sequence>();
+  s->stream = std::move(stream);
+  s->n_prompt = static_cast<int>(prompt.size());
+  s->tokens = std::move(prompt);
+  s->sampler = std::make_unique<Sampler>(req.sampling, model_.config().n_vocab);
+  s->detok = std::make_unique<StreamingDetokenizer>(tok_);
+  s->stops = std::make_unique<StopMatcher>(req.stop);
+  s->req = std::move(req);
+  s->submitted = Clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    incoming_.push_back(std::move(s));
+  }
+  cv_.notify_one();
+}
+
+void Scheduler::loop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] {
+        return stop_ || !incoming_.empty() || !running_.empty() || !waiting_.empty();
+      });
+      if (stop_) break;
+      while (!incoming_.empty()) {
+        waiting_.push_back(std::move(incoming_.front()));
+        incoming_.pop_front();
+      }
+    }
+    admit();
+    for (auto& s : running_)
+      if (s->stream->cancelled()) finish(*s, FinishReason::kCancelled);
+    std::erase_if(running_, [](const auto& s) { return s->done; });
+    if (!running_.empty()) {
+      step();
+      std::erase_if(running_, [](const auto& s) { return s->done; });
+    } else if (!waiting_.empty()) {
+      // Nothing running and the head of the queue still does not fit: it never will.
+      finish(*waiting_.front(), FinishReason::kError, "request does not fit in the KV cache");
+      waiting_.pop_front();
+    }
+  }
+  // Shutting down: end every open stream.
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto* q : {&incoming_, &waiting_})
+    for (auto& s : *q) finish(*s, FinishReason::kError, "engine shutting down");
+  for (auto& s : running_) finish(*s, FinishReason::kError, "engine shutting down");
+}
+
+void Scheduler::admit() {
+  while (!waiting_.empty()) {
+    Sequence& s = *waiting_.front();
+    if (s.stream->cancelled()) {
+      finish(s, FinishReason::kCancelled);
+      waiting_.pop_front();
+      continue;
+    }
+    if (static_cast<int>(running_.size()) >= opts_.max_sequences) break;
+    // Reserve the whole context this request may use, so a running sequence never has to
+    // be preempted for lack of blocks.
+    int need = s.n_prompt + s.req.max_tokens;
+    int seq = cache_.create_sequence();
+    if (!cache_.reserve(seq, need)) {
+      cache_.free_sequence(seq);
+      break;
+    }
+    s.kv_seq = seq;
+    s.admitted = Clock::now();
+    running_.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+  }
+}
+
+bool Scheduler::step() {
+  // Sequences with a pending token decode first (one token each); the rest of the budget
+  // goes to prefill chunks in arrival order.
+  std::vector<BatchSeq> batch;
+  std::vector<Sequence*> owners;
+  int budget = opts_.step_token_budget;
+  for (auto& s : running_) {
+    int pending = static_cast<int>(s->tokens.size()) - s->n_cached;
+    if (pending == 1) {
+      batch.push_back({s->kv_seq, &s->tokens[s->n_cached], 1, s->n_cached, BatchSeq::Logits::kLast});
+      owners.push_back(s.get());
+      --budget;
+    }
+  }
+  for (auto& s : running_) {
+    int pending = static_cast<int>(s->tokens.size()) - s->n_cached;
+    if (pending <= 1 || budget <= 0) continue;
+    int n = std::min(pending, budget);
+    auto logits = n == pending ? BatchSeq::Logits::kLast : BatchSeq::Logits::kNone;
+    batch.push_back({s->kv_seq, &s->tokens[s->n_cached], n, s->n_cached, logits});
+    owners.push_back(s.get());
+    budget -= n;
+  }
+  if (batch.empty()) return false;
+
+  logits_.clear();
+  model_.forward(batch, cache_, pool_, &logits_);
+
+  const int n_vocab = model_.config().n_vocab;
+  size_t row = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Sequence& s = *owners[i];
+    s.n_cached += batch[i].n_tokens;
+    if (batch[i].logits == BatchSeq::Logits::kNone) continue;
+    float* lg = logits_.data() + row * n_vocab;
+    ++row;
+    SampleResult r = s.sampler->sample(lg, s.tokens);
+    emit_token(s, r);
+  }
+  return true;
+}
+
+void Scheduler::emit_token(Sequence& s, const SampleResult& r) {
+  auto now = Clock::now();
+  if (s.n_generated == 0) s.first_token = now;
+  ++s.n_generated;
+  s.tokens.push_back(r.token);
+
+  Chunk c;
+  c.token = r.token;
+  c.logprob = r.logprob;
+  c.top_logprobs = r.top;
+  if (tok_.is_eog(r.token) && !s.req.ignore_eos) {
+    c.text = s.stops->push(s.detok->flush()).text + s.stops->flush();
+    c.finish = FinishReason::kStop;
+  } else {
+    auto out = s.stops->push(s.detok->push(r.token));
+    c.text = std::move(out.text);
+    if (out.stopped) {
+      c.finish = FinishReason::kStop;
+    } else if (s.n_generated >= s.req.max_tokens) {
+      c.text += s.stops->push(s.detok->flush()).text;
+      c.text += s.stops->flush();
+      // The final flush can still complete a stop string that was waiting for more text.
+      c.finish = s.stops->stopped() ? FinishReason::kStop : FinishReason::kLength;
+    }
+  }
+  c.stats = s.stats(now);
+  if (c.finish != FinishReason::kNone) {
+    s.done = true;
+    cache_.free_sequence(s.kv_seq);
+    s.kv_seq = -1;
+  }
+  s.stream->push(std::move(c), s.req.on_chunk);
+}
+
+void Scheduler::finish(Sequence& s, FinishReason reason, const std::string& error) {
+  if (s.done) return;
+  s.done = true;
+  if (s.kv_seq >= 0) {
+    cache_.free_sequence(s.kv_seq);
+    s.kv_seq = -1;
+  }
+  Chunk c;
+  c.finish = reason;
+  c.error = error;
+  c.stats = s.stats(Clock::now());
+  s.stream->push(std::move(c), s.req.on_chunk);
+}
+
+}  // namespace mlxs

@@ -1,0 +1,94 @@
+#include "engine/weights.h"
+
+#include "kernels/quant.h"
+
+namespace mlxs {
+namespace {
+
+class Binder {
+ public:
+  Binder(const GgufFile& f) : f_(f) {}
+
+  // Binds a 2-D matrix with `cols` elements per row and `rows` rows.
+  Status matrix(const std::string& name, int64_t cols, int64_t rows, kern::WeightMatrix* out) {
+    const GgufTensor* t = f_.find_tensor(name);
+    if (!t) return Status::Error(f_.path() + ": missing tensor '" + name + "'");
+    if (t->ne.size() != 2 || t->ne[0] != cols || t->ne[1] != rows)
+      return Status::Error(f_.path() + ": tensor '" + name + "' has shape " + t->shape_string() +
+                           ", expected [" + std::to_string(cols) + ", " + std::to_string(rows) + "]");
+    const kern::QuantOps* ops = kern::quant_ops(t->type);
+    if (!ops || !ops->vec_dot)
+      return Status::Error(f_.path() + ": tensor '" + name + "' has type " + type_name(t->type) +
+                           ", which cannot be used for matrix products");
+    *out = {t->type, cols, rows, t->data};
+    return Status::Ok();
+  }
+
+  Status vector(const std::string& name, int64_t n, std::vector<float>* out) {
+    const GgufTensor* t = f_.find_tensor(name);
+    if (!t) return Status::Error(f_.path() + ": missing tensor '" + name + "'");
+    if (t->n_elements() != n || t->ne[0] != n)
+      return Status::Error(f_.path() + ": tensor '" + name + "' has shape " + t->shape_string() +
+                           ", expected [" + std::to_string(n) + "]");
+    const kern::QuantOps* ops = kern::quant_ops(t->type);
+    if (!ops || !ops->to_float)
+      return Status::Error(f_.path() + ": tensor '" + name + "' has unsupported type " +
+                           type_name(t->type));
+    out->resize(n);
+    ops->to_float(t->data, out->data(), n);
+    return Status::Ok();
+  }
+
+  bool has(const std::string& name) const { return f_.find_tensor(name) != nullptr; }
+
+ private:
+  const GgufFile& f_;
+};
+
+}  // namespace
+
+Result<ModelWeights> ModelWeights::load(const GgufFile& f, const ModelConfig& c) {
+  ModelWeights w;
+  Binder b(f);
+  MLXS_RETURN_IF_ERROR(b.matrix("token_embd.weight", c.n_embd, c.n_vocab, &w.token_embd));
+  MLXS_RETURN_IF_ERROR(b.vector("output_norm.weight", c.n_embd, &w.output_norm));
+  if (b.has("output.weight")) {
+    MLXS_RETURN_IF_ERROR(b.matrix("output.weight", c.n_embd, c.n_vocab, &w.output));
+  } else {
+    w.output = w.token_embd;
+    w.tied_output = true;
+  }
+  if (b.has("rope_freqs.weight"))
+    MLXS_RETURN_IF_ERROR(b.vector("rope_freqs.weight", c.rope_dim / 2, &w.rope_freqs));
+  w.layers.resize(c.n_layer);
+  for (int i = 0; i < c.n_layer; ++i) {
+    const std::string p = "blk." + std::to_string(i) + ".";
+    LayerWeights& l = w.layers[i];
+    MLXS_RETURN_IF_ERROR(b.vector(p + "attn_norm.weight", c.n_embd, &l.attn_norm));
+    MLXS_RETURN_IF_ERROR(b.matrix(p + "attn_q.weight", c.n_embd, c.q_dim(), &l.wq));
+    MLXS_RETURN_IF_ERROR(b.matrix(p + "attn_k.weight", c.n_embd, c.kv_dim(), &l.wk));
+    MLXS_RETURN_IF_ERROR(b.matrix(p + "attn_v.weight", c.n_embd, c.kv_dim(), &l.wv));
+    MLXS_RETURN_IF_ERROR(b.matrix(p + "attn_output.weight", c.q_dim(), c.n_embd, &l.wo));
+    if (c.qkv_bias) {
+      MLXS_RETURN_IF_ERROR(b.vector(p + "attn_q.bias", c.q_dim(), &l.bq));
+      MLXS_RETURN_IF_ERROR(b.vector(p + "attn_k.bias", c.kv_dim(), &l.bk));
+      MLXS_RETURN_IF_ERROR(b.vector(p + "attn_v.bias", c.kv_dim(), &l.bv));
+    }
+    MLXS_RETURN_IF_ERROR(b.vector(p + "ffn_norm.weight", c.n_embd, &l.ffn_norm));
+    MLXS_RETURN_IF_ERROR(b.matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff, &l.w_gate));
+    MLXS_RETURN_IF_ERROR(b.matrix(p + "ffn_up.weight", c.n_embd, c.n_ff, &l.w_up));
+    MLXS_RETURN_IF_ERROR(b.matrix(p + "ffn_down.weight", c.n_ff, c.n_embd, &l.w_down));
+  }
+  return w;
+}
+
+size_t ModelWeights::matrix_bytes() const {
+  auto bytes = [](const kern::WeightMatrix& m) { return row_size(m.type, m.n_cols) * m.n_rows; };
+  size_t total = bytes(output);
+  for (const auto& l : layers)
+    total += bytes(l.wq) + bytes(l.wk) + bytes(l.wv) + bytes(l.wo) + bytes(l.w_gate) +
+             bytes(l.w_up) + bytes(l.w_down);
+  return total;
+}
+
+}  // namespace mlxs

@@ -1,0 +1,159 @@
+"""End-to-end tests of the mlx-serving binary's model commands, driven as a user would.
+
+Run: /usr/bin/python3 tests/integration/test_cli.py BUILD_DIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+BUILD = None
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TESTDATA = os.path.join(SRC, "..", "shared", "testdata")
+
+
+def mlx(*args, check=True, input_bytes=None):
+    p = subprocess.run([os.path.join(BUILD, "src/cli/mlx-serving"), *args],
+                       capture_output=True, input=input_bytes, timeout=300)
+    if check and p.returncode != 0:
+        raise AssertionError(f"mlx-serving {' '.join(args)} failed ({p.returncode}): {p.stderr.decode()}")
+    return p
+
+
+class CliTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="mlxs-cli-")
+        cls.model = os.path.join(cls.tmp, "m.gguf")
+        subprocess.run([os.path.join(BUILD, "tools/mlx-testmodel"), "-o", cls.model, "--arch", "llama",
+                        "--dim", "128", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--ffn", "256",
+                        "--vocab", "600", "--ctx", "512", "--type", "q8_0", "--tokenizer", "spm",
+                        "--seed", "3"], check=True, capture_output=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp)
+
+    def generate_json(self, *extra):
+        p = mlx("generate", "-m", self.model, "-p", "the quick brown fox", "--json", *extra)
+        return json.loads(p.stdout)
+
+    def test_generate_json_greedy_is_deterministic(self):
+        a = self.generate_json("-n", "10", "--temperature", "0", "--ignore-eos")
+        b = self.generate_json("-n", "10", "--temperature", "0", "--ignore-eos")
+        self.assertEqual(len(a["tokens"]), 10)
+        self.assertEqual(a["tokens"], b["tokens"])
+        self.assertEqual(a["finish_reason"], "length")
+        self.assertEqual(a["generated_tokens"], 10)
+        self.assertGreater(a["prompt_tokens"], 1)
+        self.assertIsInstance(a["text"], str)
+
+    def test_generate_seed(self):
+        a = self.generate_json("-n", "12", "--temperature", "1", "--seed", "11", "--ignore-eos")
+        b = self.generate_json("-n", "12", "--temperature", "1", "--seed", "11", "--ignore-eos")
+        self.assertEqual(a["tokens"], b["tokens"])
+
+    def test_generate_streams_text_and_stats(self):
+        p = mlx("generate", "-m", self.model, "-p", "hello", "-n", "5", "--temperature", "0", "--ignore-eos")
+        self.assertIn(b"5 generated", p.stderr)
+
+    def test_generate_logprobs(self):
+        a = self.generate_json("-n", "3", "--temperature", "0", "--logprobs", "2", "--ignore-eos")
+        self.assertEqual(len(a["logprobs"]), 3)
+        for lp in a["logprobs"]:
+            self.assertLessEqual(lp["logprob"], 0.0)
+            self.assertEqual(len(lp["top"]), 2)
+            # Greedy: the chosen token is the most likely one.
+            self.assertEqual(lp["top"][0]["token"], lp["token"])
+
+    def test_prompt_over_context_is_an_error_with_both_numbers(self):
+        p = mlx("generate", "-m", self.model, "-p", "hi", "-n", "600", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"512", p.stderr)
+        self.assertIn(b"600", p.stderr)
+
+    def test_bad_command_lines(self):
+        self.assertEqual(mlx("generate", "-m", self.model, check=False).returncode, 2)
+        self.assertEqual(mlx("generate", "-m", self.model, "-p", "x", "--bogus", check=False).returncode, 2)
+        self.assertEqual(mlx("generate", "-m", self.model, "-p", "x", "-n", "abc", check=False).returncode, 2)
+        self.assertEqual(mlx("nonsense", check=False).returncode, 2)
+
+    def test_bad_model_files_name_the_file(self):
+        truncated = os.path.join(self.tmp, "truncated.gguf")
+        with open(self.model, "rb") as f:
+            data = f.read()
+        with open(truncated, "wb") as f:
+            f.write(data[: len(data) // 2])
+        p = mlx("generate", "-m", truncated, "-p", "x", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(truncated.encode(), p.stderr)
+        self.assertIn(b"past the end", p.stderr)
+        notgguf = os.path.join(self.tmp, "not.gguf")
+        with open(notgguf, "wb") as f:
+            f.write(b"hello world, not a model")
+        p = mlx("generate", "-m", notgguf, "-p", "x", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"not a GGUF file", p.stderr)
+        p = mlx("generate", "-m", os.path.join(self.tmp, "missing.gguf"), "-p", "x", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"missing.gguf", p.stderr)
+
+    def test_tokenize_adds_bos_unless_told_not_to(self):
+        with_bos = json.loads(mlx("tokenize", "-m", self.model, "hello world").stdout)
+        without = json.loads(mlx("tokenize", "-m", self.model, "--no-bos", "hello world").stdout)
+        self.assertEqual(with_bos[0], 1)
+        self.assertEqual(with_bos[1:], without)
+        path = os.path.join(self.tmp, "text.txt")
+        with open(path, "wb") as f:
+            f.write(b"hello world")
+        self.assertEqual(json.loads(mlx("tokenize", "-m", self.model, "--no-bos", "--file", path).stdout), without)
+
+    def test_tokenize_real_vocabulary(self):
+        vocab = os.path.join(TESTDATA, "tokenizers", "ggml-vocab-llama-spm.gguf")
+        if not os.path.exists(vocab):
+            self.skipTest("../shared/testdata is absent")
+        with open(vocab + ".inp", encoding="utf-8") as f:
+            inputs = f.read().split("\n__ggml_vocab_test__\n")
+        with open(vocab + ".out", encoding="utf-8") as f:
+            outputs = f.read().split("\n")
+        for text, expected in list(zip(inputs, outputs))[:12]:
+            path = os.path.join(self.tmp, "inp.txt")
+            with open(path, "wb") as f:
+                f.write(text.encode("utf-8"))
+            got = json.loads(mlx("tokenize", "-m", vocab, "--no-bos", "--no-parse-special", "--file", path).stdout)
+            self.assertEqual(got, [int(x) for x in expected.split()], repr(text))
+
+    def test_perplexity(self):
+        path = os.path.join(self.tmp, "ppl.txt")
+        with open(path, "w") as f:
+            f.write("the cat sat on the mat and the dog sat on the log. " * 40)
+        p = mlx("perplexity", "-m", self.model, "-f", path, "-c", "64")
+        line = [l for l in p.stdout.decode().splitlines() if l.startswith("PPL = ")]
+        self.assertEqual(len(line), 1, p.stdout)
+        ppl = float(line[0].split()[2])
+        # A random model is near-uniform over its vocabulary, never better than perfect.
+        self.assertGreater(ppl, 1.0)
+        self.assertLess(ppl, 600 * 4)
+
+    def test_bench_json(self):
+        p = mlx("bench", "-m", self.model, "-p", "32", "-n", "8", "-t", "2", "-r", "1", "--json")
+        out = json.loads(p.stdout)
+        self.assertGreater(out["pp_tokens_per_s"], 0)
+        self.assertGreater(out["tg_tokens_per_s"], 0)
+        self.assertEqual(out["n_prompt"], 32)
+
+    def test_logits_json(self):
+        p = mlx("logits", "-m", self.model, "--tokens", "1,5,9")
+        out = json.loads(p.stdout)
+        self.assertEqual(out["n_vocab"], 600)
+        self.assertEqual(len(out["logits"]), 3)
+        self.assertEqual(mlx("logits", "-m", self.model, "--tokens", "1,x", check=False).returncode, 2)
+        self.assertEqual(mlx("logits", "-m", self.model, "--tokens", "1,100000", check=False).returncode, 2)
+
+
+if __name__ == "__main__":
+    BUILD = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)

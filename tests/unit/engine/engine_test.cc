@@ -1,0 +1,293 @@
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <future>
+#include <thread>
+
+#include "engine/engine.h"
+#include "engine/model.h"
+#include "test_model.h"
+
+namespace mlxs {
+namespace {
+
+constexpr const char* kTinyLlama =
+    "--arch llama --dim 128 --layers 2 --heads 4 --kv-heads 2 --ffn 256 --vocab 512 "
+    "--ctx 256 --type q8_0 --tokenizer spm --seed 7";
+
+std::string tiny_model() {
+  std::string p = testing::make_test_model("tiny-llama-q8_0", kTinyLlama);
+  EXPECT_FALSE(p.empty()) << "mlx-testmodel failed";
+  return p;
+}
+
+// Runs sequences through the forward pass and returns every logits row produced.
+struct Runner {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<KvCache> cache;
+
+  explicit Runner(const std::string& path, int threads = 2, KvType kv = KvType::kF16) {
+    auto f = GgufFile::open(path);
+    EXPECT_TRUE(f.ok()) << f.status().message();
+    auto m = Model::load(f.value());
+    EXPECT_TRUE(m.ok()) << m.status().message();
+    model = std::move(m.value());
+    pool = std::make_unique<ThreadPool>(threads);
+    KvCacheConfig kc{model->config().n_layer, model->config().kv_dim(), 16, 64, kv};
+    cache = std::make_unique<KvCache>(kc);
+  }
+  int vocab() const { return model->config().n_vocab; }
+};
+
+std::vector<TokenId> tokens_from(int seed, int n) {
+  std::vector<TokenId> t(n);
+  for (int i = 0; i < n; ++i) t[i] = (seed * 131 + i * 17) % 500 + 3;
+  return t;
+}
+
+TEST(Forward, BatchedSequencesMatchEachAloneBitForBit) {
+  std::string path = tiny_model();
+  Runner r(path);
+  auto a = tokens_from(1, 7), b = tokens_from(2, 12);
+  const int V = r.vocab();
+
+  // Alone: prefill then three decode steps each.
+  auto run_alone = [&](const std::vector<TokenId>& prompt) {
+    std::vector<float> rows;
+    int s = r.cache->create_sequence();
+    r.cache->reserve(s, 64);
+    BatchSeq bs{s, prompt.data(), static_cast<int>(prompt.size()), 0, BatchSeq::Logits::kLast};
+    r.model->forward({&bs, 1}, *r.cache, *r.pool, &rows);
+    for (int k = 0; k < 3; ++k) {
+      TokenId t = 10 + k;
+      BatchSeq d{s, &t, 1, static_cast<int>(prompt.size()) + k, BatchSeq::Logits::kLast};
+      r.model->forward({&d, 1}, *r.cache, *r.pool, &rows);
+    }
+    r.cache->free_sequence(s);
+    return rows;
+  };
+  auto ra = run_alone(a), rb = run_alone(b);
+
+  // Together: both prefills in one call, then joint decode steps.
+  std::vector<float> rows;
+  int sa = r.cache->create_sequence(), sb = r.cache->create_sequence();
+  r.cache->reserve(sa, 64);
+  r.cache->reserve(sb, 64);
+  BatchSeq both[2] = {{sa, a.data(), 7, 0, BatchSeq::Logits::kLast},
+                      {sb, b.data(), 12, 0, BatchSeq::Logits::kLast}};
+  r.model->forward(both, *r.cache, *r.pool, &rows);
+  for (int k = 0; k < 3; ++k) {
+    TokenId t = 10 + k;
+    BatchSeq d[2] = {{sa, &t, 1, 7 + k, BatchSeq::Logits::kLast}, {sb, &t, 1, 12 + k, BatchSeq::Logits::kLast}};
+    r.model->forward(d, *r.cache, *r.pool, &rows);
+  }
+  ASSERT_EQ(rows.size(), static_cast<size_t>(8 * V));
+  for (int step = 0; step < 4; ++step) {
+    EXPECT_EQ(0, std::memcmp(&rows[(2 * step) * V], &ra[step * V], V * sizeof(float))) << "seq a step " << step;
+    EXPECT_EQ(0, std::memcmp(&rows[(2 * step + 1) * V], &rb[step * V], V * sizeof(float))) << "seq b step " << step;
+  }
+}
+
+TEST(Forward, ChunkedPrefillEqualsOneShotPrefill) {
+  std::string path = tiny_model();
+  Runner r(path);
+  auto p = tokens_from(3, 37);
+  const int V = r.vocab();
+  std::vector<float> whole, chunked;
+  int s = r.cache->create_sequence();
+  r.cache->reserve(s, 64);
+  BatchSeq b{s, p.data(), 37, 0, BatchSeq::Logits::kAll};
+  r.model->forward({&b, 1}, *r.cache, *r.pool, &whole);
+  r.cache->free_sequence(s);
+  s = r.cache->create_sequence();
+  r.cache->reserve(s, 64);
+  for (int pos = 0; pos < 37; pos += 10) {
+    int n = std::min(10, 37 - pos);
+    BatchSeq c{s, p.data() + pos, n, pos, BatchSeq::Logits::kAll};
+    r.model->forward({&c, 1}, *r.cache, *r.pool, &chunked);
+  }
+  ASSERT_EQ(whole.size(), chunked.size());
+  EXPECT_EQ(0, std::memcmp(whole.data(), chunked.data(), whole.size() * sizeof(float)));
+  // The logits are a real distribution, not a constant.
+  float mn = whole[0], mx = whole[0];
+  for (int v = 0; v < V; ++v) mn = std::min(mn, whole[v]), mx = std::max(mx, whole[v]);
+  EXPECT_GT(mx - mn, 0.1f);
+}
+
+TEST(Forward, ThreadCountDoesNotChangeResults) {
+  std::string path = tiny_model();
+  Runner r1(path, 1), r3(path, 3);
+  auto p = tokens_from(4, 20);
+  std::vector<float> o1, o3;
+  for (auto* r : {&r1, &r3}) {
+    int s = r->cache->create_sequence();
+    r->cache->reserve(s, 32);
+    BatchSeq b{s, p.data(), 20, 0, BatchSeq::Logits::kAll};
+    r->model->forward({&b, 1}, *r->cache, *r->pool, r == &r1 ? &o1 : &o3);
+  }
+  ASSERT_EQ(o1.size(), o3.size());
+  EXPECT_EQ(0, std::memcmp(o1.data(), o3.data(), o1.size() * sizeof(float)));
+}
+
+std::unique_ptr<Engine> make_engine(int max_sequences = 4) {
+  EngineOptions o;
+  o.model_path = tiny_model();
+  o.n_threads = 2;
+  o.max_sequences = max_sequences;
+  o.step_token_budget = 32;  // small, so prompts are prefilled in several chunks
+  auto e = Engine::create(o);
+  EXPECT_TRUE(e.ok()) << e.status().message();
+  return std::move(e.value());
+}
+
+struct Collected {
+  std::vector<TokenId> tokens;
+  std::string text;
+  FinishReason finish = FinishReason::kNone;
+  std::string error;
+  GenerationStats stats;
+};
+
+Collected collect(GenerationStream& s) {
+  Collected c;
+  Chunk ch;
+  while (s.next(&ch)) {
+    if (ch.token >= 0) c.tokens.push_back(ch.token);
+    c.text += ch.text;
+    c.finish = ch.finish;
+    c.error = ch.error;
+    c.stats = ch.stats;
+  }
+  return c;
+}
+
+GenerateRequest greedy(const std::string& prompt, int n) {
+  GenerateRequest r;
+  r.prompt = prompt;
+  r.max_tokens = n;
+  r.sampling.temperature = 0;
+  r.ignore_eos = true;
+  return r;
+}
+
+TEST(Engine, ConcurrentGreedyRequestsMatchEachAlone) {
+  auto e = make_engine(4);
+  std::vector<std::string> prompts = {"the cat sat on the mat", "hello",
+                                      "a much longer prompt that needs several prefill chunks "
+                                      "because the step budget is small and it keeps going on",
+                                      "once upon a time there was"};
+  std::vector<Collected> alone;
+  for (const auto& p : prompts) alone.push_back(collect(*e->generate(greedy(p, 12))));
+  std::vector<std::shared_ptr<GenerationStream>> streams;
+  for (const auto& p : prompts) streams.push_back(e->generate(greedy(p, 12)));
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    Collected c = collect(*streams[i]);
+    EXPECT_EQ(c.finish, FinishReason::kLength);
+    EXPECT_EQ(c.tokens.size(), 12u);
+    EXPECT_EQ(c.tokens, alone[i].tokens) << "prompt " << i;
+    EXPECT_EQ(c.text, alone[i].text);
+    EXPECT_GT(c.stats.prompt_tokens, 0);
+    EXPECT_EQ(c.stats.generated_tokens, 12);
+  }
+}
+
+TEST(Engine, SameSeedSameSample) {
+  auto e = make_engine();
+  auto req = [](uint64_t seed) {
+    GenerateRequest r;
+    r.prompt = "the weather today";
+    r.max_tokens = 16;
+    r.ignore_eos = true;
+    r.sampling.temperature = 1.0f;
+    r.sampling.seed = seed;
+    return r;
+  };
+  auto a = collect(*e->generate(req(5))), b = collect(*e->generate(req(5))), c = collect(*e->generate(req(6)));
+  EXPECT_EQ(a.tokens, b.tokens);
+  EXPECT_NE(a.tokens, c.tokens);
+}
+
+TEST(Engine, CancelStopsWithinAStep) {
+  auto e = make_engine();
+  auto s = e->generate(greedy("cancel me", 200));
+  Chunk ch;
+  ASSERT_TRUE(s->next(&ch));
+  s->cancel();
+  int more = 0;
+  FinishReason last = ch.finish;
+  while (s->next(&ch)) {
+    ++more;
+    last = ch.finish;
+  }
+  EXPECT_EQ(last, FinishReason::kCancelled);
+  EXPECT_LT(more, 10);
+}
+
+TEST(Engine, StopStringEndsGenerationAndIsNotEmitted) {
+  auto e = make_engine();
+  Collected full = collect(*e->generate(greedy("the story of", 24)));
+  ASSERT_GE(full.text.size(), 8u);
+  // A piece of the greedy output from its middle: generation must end just before it.
+  std::string stop = full.text.substr(full.text.size() / 2, 3);
+  GenerateRequest r = greedy("the story of", 24);
+  r.stop = {stop};
+  Collected c = collect(*e->generate(r));
+  EXPECT_EQ(c.finish, FinishReason::kStop);
+  EXPECT_EQ(c.text, full.text.substr(0, full.text.find(stop)));
+}
+
+TEST(Engine, BadRequestsGetClearErrors) {
+  auto e = make_engine();
+  GenerateRequest too_long = greedy("hello", e->n_ctx());
+  Collected c = collect(*e->generate(too_long));
+  EXPECT_EQ(c.finish, FinishReason::kError);
+  EXPECT_NE(c.error.find(std::to_string(e->n_ctx())), std::string::npos) << c.error;
+  EXPECT_NE(c.error.find("in the prompt"), std::string::npos) << c.error;
+
+  GenerateRequest bad_temp = greedy("hello", 4);
+  bad_temp.sampling.temperature = -1;
+  EXPECT_EQ(collect(*e->generate(bad_temp)).finish, FinishReason::kError);
+
+  GenerateRequest bad_token = greedy("", 4);
+  bad_token.prompt_tokens = {1, 99999};
+  c = collect(*e->generate(bad_token));
+  EXPECT_EQ(c.finish, FinishReason::kError);
+  EXPECT_NE(c.error.find("99999"), std::string::npos);
+
+  GenerateRequest empty = greedy("", 4);
+  empty.add_special = false;
+  EXPECT_EQ(collect(*e->generate(empty)).finish, FinishReason::kError);
+}
+
+TEST(Engine, CallbackDeliveryAndStats) {
+  auto e = make_engine();
+  std::promise<Collected> done;
+  auto out = std::make_shared<Collected>();
+  GenerateRequest r = greedy("callbacks", 5);
+  r.on_chunk = [&, out](const Chunk& ch) {
+    if (ch.token >= 0) out->tokens.push_back(ch.token);
+    if (ch.finish != FinishReason::kNone) {
+      out->finish = ch.finish;
+      out->stats = ch.stats;
+      done.set_value(*out);
+    }
+  };
+  e->generate(r);
+  Collected c = done.get_future().get();
+  EXPECT_EQ(c.tokens.size(), 5u);
+  EXPECT_EQ(c.finish, FinishReason::kLength);
+  EXPECT_GT(c.stats.ttft_ms, 0);
+  EXPECT_GE(c.stats.total_ms, c.stats.ttft_ms);
+}
+
+TEST(Engine, LoadErrorsNameTheFile) {
+  EngineOptions o;
+  o.model_path = "/nonexistent/model.gguf";
+  auto e = Engine::create(o);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("/nonexistent/model.gguf"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mlxs
