@@ -1,23 +1,27 @@
 // Writes a small random-weight model with the project's mlx-testmodel tool, once per
-// distinct set of options, into the test's temporary directory.
+// name, into the build tree (test-models/), where later test processes find it.
 #pragma once
+
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 
 namespace mlxs::testing {
 
 inline std::string make_test_model(const std::string& name, const std::string& options) {
-  const char* bin = std::getenv("MLXS_BINARY_DIR");
-  std::string tool = std::string(bin ? bin : ".") + "/tools/mlx-testmodel";
-  auto dir = std::filesystem::temp_directory_path() / ("mlxs-test-models-" + std::to_string(::getpid()));
+  const char* env = std::getenv("MLXS_BINARY_DIR");
+  std::filesystem::path bin = env ? env : MLXS_BINARY_DIR_DEFAULT;
+  std::filesystem::path dir = bin / "test-models";
   std::filesystem::create_directories(dir);
   std::string path = (dir / (name + ".gguf")).string();
   if (!std::filesystem::exists(path)) {
-    std::string cmd = tool + " -o " + path + " " + options + " > /dev/null";
+    // Test processes run in parallel: write privately, then rename into place atomically.
+    std::string tmp = path + "." + std::to_string(::getpid()) + ".part";
+    std::string cmd = (bin / "tools" / "mlx-testmodel").string() + " -o " + tmp + " " + options + " > /dev/null";
     if (std::system(cmd.c_str()) != 0) return "";
+    std::filesystem::rename(tmp, path);
   }
   return path;
 }

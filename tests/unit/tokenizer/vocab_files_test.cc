@@ -19,8 +19,8 @@ namespace fs = std::filesystem;
 
 std::string testdata_dir() {
   const char* src = std::getenv("MLXS_SOURCE_DIR");
-#ifdef MLXS_TEST_SOURCE_DIR
-  if (!src) src = MLXS_TEST_SOURCE_DIR;
+#ifdef MLXS_SOURCE_DIR_DEFAULT
+  if (!src) src = MLXS_SOURCE_DIR_DEFAULT;
 #endif
   if (!src) return std::string();
   return (fs::path(src) / ".." / "shared" / "testdata" / "tokenizers").string();
