@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/file_io.h"
 #include "cli/direct_model.h"
 #include "engine/engine.h"
 
@@ -64,15 +65,12 @@ int cmd_generate(int argc, char** argv) {
     return 2;
   }
   if (auto f = args.get("--file")) {
-    FILE* fp = std::fopen(f->c_str(), "rb");
-    if (!fp) {
+    auto data = read_file(*f);
+    if (!data) {
       std::fprintf(stderr, "mlx-serving generate: cannot read %s\n", f->c_str());
       return 1;
     }
-    char buf[65536];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, fp)) > 0) req.prompt.append(buf, n);
-    std::fclose(fp);
+    req.prompt = std::move(*data);
   } else {
     req.prompt = *args.get("--prompt");
   }

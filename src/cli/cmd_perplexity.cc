@@ -8,6 +8,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/file_io.h"
 #include "cli/direct_model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -37,17 +38,10 @@ int cmd_perplexity(int argc, char** argv) {
     std::fprintf(stderr, "mlx-serving perplexity: %s (see --help)\n", err.c_str());
     return 2;
   }
-  std::string text;
-  {
-    FILE* fp = std::fopen(args.get("--file")->c_str(), "rb");
-    if (!fp) {
-      std::fprintf(stderr, "mlx-serving perplexity: cannot read %s\n", args.get("--file")->c_str());
-      return 1;
-    }
-    char buf[65536];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, fp)) > 0) text.append(buf, n);
-    std::fclose(fp);
+  auto text = read_file(*args.get("--file"));
+  if (!text) {
+    std::fprintf(stderr, "mlx-serving perplexity: cannot read %s\n", args.get("--file")->c_str());
+    return 1;
   }
   auto dm = DirectModel::load(*args.get("--model"), n_threads, n_ctx, *kv);
   if (!dm.ok()) {
@@ -60,7 +54,7 @@ int cmd_perplexity(int argc, char** argv) {
     return 1;
   }
   const Tokenizer& t = *tok.value();
-  std::vector<TokenId> tokens = t.encode(text, /*add_special=*/true, /*parse_special=*/false);
+  std::vector<TokenId> tokens = t.encode(*text, /*add_special=*/true, /*parse_special=*/false);
   // The first token of each chunk is replaced by BOS; a model without BOS keeps its token.
   const TokenId bos = t.bos_id();
   int n_chunks = static_cast<int>(tokens.size()) / n_ctx;

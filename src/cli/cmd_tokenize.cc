@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/file_io.h"
 #include "model/gguf.h"
 #include "tokenizer/tokenizer.h"
 
@@ -28,15 +29,12 @@ int cmd_tokenize(int argc, char** argv) {
   }
   std::string text;
   if (auto f = args.get("--file")) {
-    FILE* fp = std::fopen(f->c_str(), "rb");
-    if (!fp) {
+    auto data = read_file(*f);
+    if (!data) {
       std::fprintf(stderr, "mlx-serving tokenize: cannot read %s\n", f->c_str());
       return 1;
     }
-    char buf[65536];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, fp)) > 0) text.append(buf, n);
-    std::fclose(fp);
+    text = std::move(*data);
   } else {
     text = args.positionals()[0];
   }

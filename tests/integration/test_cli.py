@@ -60,6 +60,25 @@ class CliTest(unittest.TestCase):
         p = mlx("generate", "-m", self.model, "-p", "hello", "-n", "5", "--temperature", "0", "--ignore-eos")
         self.assertIn(b"5 generated", p.stderr)
 
+    def test_streamed_text_equals_json_text(self):
+        args = ["-n", "24", "--temperature", "0", "--ignore-eos"]
+        streamed = mlx("generate", "-m", self.model, "-p", "the quick brown fox", *args).stdout
+        whole = self.generate_json(*args)["text"]
+        self.assertEqual(streamed.decode("utf-8")[:-1], whole)  # generate ends with a newline
+
+    def test_qwen2_byte_level_bpe_model(self):
+        path = os.path.join(self.tmp, "qwen2.gguf")
+        subprocess.run([os.path.join(BUILD, "tools/mlx-testmodel"), "-o", path, "--arch", "qwen2",
+                        "--dim", "256", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--ffn", "512",
+                        "--vocab", "700", "--tokenizer", "gpt2", "--type", "q4_k_m", "--seed", "5"],
+                       check=True, capture_output=True)
+        out = json.loads(mlx("generate", "-m", path, "-p", "hello there", "-n", "8", "--temperature", "0",
+                             "--ignore-eos", "--json").stdout)
+        self.assertEqual(len(out["tokens"]), 8)
+        # gpt2-style vocabularies add no BOS unless the metadata says so.
+        toks = json.loads(mlx("tokenize", "-m", path, "hello there").stdout)
+        self.assertEqual(out["prompt_tokens"], len(toks))
+
     def test_generate_logprobs(self):
         a = self.generate_json("-n", "3", "--temperature", "0", "--logprobs", "2", "--ignore-eos")
         self.assertEqual(len(a["logprobs"]), 3)
