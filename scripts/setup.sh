@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   g++ cmake ninja-build pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libpcre2-dev
-  python3 python3-numpy
+  nlohmann-json3-dev libpcre2-dev libicu-dev
+  python3 python3-numpy python3-jinja2
 )
 
 missing=()

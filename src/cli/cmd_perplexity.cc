@@ -48,7 +48,7 @@ int cmd_perplexity(int argc, char** argv) {
     std::fprintf(stderr, "mlx-serving perplexity: %s\n", dm.status().message().c_str());
     return 1;
   }
-  auto tok = Tokenizer::from_gguf(dm->model->file());
+  auto tok = load_tokenizer(dm->model->source());
   if (!tok.ok()) {
     std::fprintf(stderr, "mlx-serving perplexity: %s\n", tok.status().message().c_str());
     return 1;

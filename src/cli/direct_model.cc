@@ -7,9 +7,7 @@ namespace mlxs::cli {
 
 Result<DirectModel> DirectModel::load(const std::string& path, int n_threads, int n_ctx_tokens,
                                       KvType kv_type) {
-  auto file = GgufFile::open(path);
-  if (!file.ok()) return file.status();
-  auto model = Model::load(file.value());
+  auto model = Model::load(path);
   if (!model.ok()) return model.status();
   DirectModel d;
   d.model = std::move(model.value());

@@ -9,11 +9,9 @@
 namespace mlxs {
 
 Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options) {
-  auto file = GgufFile::open(options.model_path);
-  if (!file.ok()) return file.status();
-  auto model = Model::load(file.value());
+  auto model = Model::load(options.model_path);
   if (!model.ok()) return model.status();
-  auto tok = Tokenizer::from_gguf(*file.value());
+  auto tok = load_tokenizer(model.value()->source());
   if (!tok.ok()) return tok.status();
   if (tok.value()->n_vocab() > model.value()->config().n_vocab)
     return Status::Error(options.model_path + ": tokenizer has " +

@@ -7,14 +7,18 @@
 
 namespace mlxs {
 
-Result<std::unique_ptr<Model>> Model::load(std::shared_ptr<GgufFile> file) {
-  auto cfg = ModelConfig::from_gguf(*file);
-  if (!cfg.ok()) return cfg.status();
-  auto w = ModelWeights::load(*file, cfg.value());
+Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
+  auto src = ModelSource::open(path);
+  if (!src.ok()) return src.status();
+  return load(std::move(src.value()));
+}
+
+Result<std::unique_ptr<Model>> Model::load(ModelSource source) {
+  auto w = ModelWeights::load(source);
   if (!w.ok()) return w.status();
   std::unique_ptr<Model> m(new Model());
-  m->file_ = std::move(file);
-  m->config_ = std::move(cfg.value());
+  m->config_ = source.config;
+  m->source_ = std::move(source);
   m->weights_ = std::move(w.value());
   const ModelConfig& c = m->config_;
   m->inv_freq_.resize(c.rope_dim / 2);
@@ -126,32 +130,36 @@ void Model::attention(int layer, std::span<const BatchSeq> batch, KvCache& cache
   const int hd = c.head_dim;
   const int group = c.n_head / c.n_head_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const int bs = cache.block_size();
-  const bool f16 = cache.config().type == KvType::kF16;
 
-  pool.parallel_for(T * c.n_head, 1, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> scores;
+  // Each sequence's cache blocks for this layer, looked up once per layer.
+  std::vector<std::vector<const uint8_t*>> k_blocks(batch.size()), v_blocks(batch.size());
+  for (size_t b = 0; b < batch.size(); ++b) {
+    for (int blk : cache.block_table(batch[b].seq)) {
+      k_blocks[b].push_back(cache.k_at(layer, blk, 0));
+      v_blocks[b].push_back(cache.v_at(layer, blk, 0));
+    }
+  }
+
+  // One item per (token, key/value head): the query heads of a group share every key and
+  // value row they read.
+  pool.parallel_for(T * c.n_head_kv, 1, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> scratch;
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t t = item / c.n_head;
-      const int h = static_cast<int>(item % c.n_head);
-      const int kvh = h / group;
+      const int64_t t = item / c.n_head_kv;
+      const int kvh = static_cast<int>(item % c.n_head_kv);
+      const int b = s_.tok_seq[t];
       const int n_ctx = s_.tok_pos[t] + 1;  // causal: positions 0..pos
-      const std::vector<int>& blocks = cache.block_table(batch[s_.tok_seq[t]].seq);
-      const float* q = &s_.q[t * c.q_dim() + h * hd];
-      float* out = &s_.attn[t * c.q_dim() + h * hd];
-      scores.resize(n_ctx);
-      for (int p = 0; p < n_ctx; ++p) {
-        const uint8_t* k = cache.k_at(layer, blocks[p / bs], p % bs) + cache.elem_size() * kvh * hd;
-        scores[p] = scale * (f16 ? kern::dot_f32_f16(q, reinterpret_cast<const uint16_t*>(k), hd)
-                                 : kern::dot_f32(q, reinterpret_cast<const float*>(k), hd));
-      }
-      kern::softmax_inplace(scores.data(), n_ctx);
-      std::fill(out, out + hd, 0.0f);
-      for (int p = 0; p < n_ctx; ++p) {
-        const uint8_t* v = cache.v_at(layer, blocks[p / bs], p % bs) + cache.elem_size() * kvh * hd;
-        if (f16) kern::axpy_f16(scores[p], reinterpret_cast<const uint16_t*>(v), out, hd);
-        else kern::axpy_f32(scores[p], reinterpret_cast<const float*>(v), out, hd);
-      }
+      kern::KvHeadView kv;
+      kv.k_blocks = k_blocks[b].data();
+      kv.v_blocks = v_blocks[b].data();
+      kv.offset = cache.elem_size() * kvh * hd;
+      kv.block_size = cache.block_size();
+      kv.row_stride = cache.elem_size() * c.kv_dim();
+      kv.f16 = cache.config().type == KvType::kF16;
+      scratch.resize(kern::attend_scratch(group, hd, n_ctx));
+      const int64_t h0 = static_cast<int64_t>(kvh) * group;
+      kern::attend(&s_.q[t * c.q_dim() + h0 * hd], group, hd, scale, kv, n_ctx, scratch.data(),
+                   &s_.attn[t * c.q_dim() + h0 * hd]);
     }
   });
 }

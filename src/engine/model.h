@@ -13,7 +13,7 @@
 #include "engine/kv_cache.h"
 #include "engine/model_config.h"
 #include "engine/weights.h"
-#include "model/gguf.h"
+#include "engine/model_source.h"
 
 namespace mlxs {
 
@@ -32,11 +32,13 @@ struct BatchSeq {
 
 class Model {
  public:
-  static Result<std::unique_ptr<Model>> load(std::shared_ptr<GgufFile> file);
+  // A GGUF file or a Hugging Face / MLX folder.
+  static Result<std::unique_ptr<Model>> load(const std::string& path);
+  static Result<std::unique_ptr<Model>> load(ModelSource source);
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
-  const GgufFile& file() const { return *file_; }
+  const ModelSource& source() const { return source_; }
 
   // Runs the batch. Appends to `logits` n_vocab floats per requested row: for each BatchSeq
   // in order, one row per token (kAll), one row for its last token (kLast) or none.
@@ -48,7 +50,7 @@ class Model {
   Model() = default;
   void attention(int layer, std::span<const BatchSeq> batch, KvCache& cache, ThreadPool& pool);
 
-  std::shared_ptr<GgufFile> file_;
+  ModelSource source_;
   ModelConfig config_;
   ModelWeights weights_;
   std::vector<float> inv_freq_;  // rope_dim / 2 rotation frequencies

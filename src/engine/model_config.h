@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "model/gguf.h"
@@ -27,10 +28,15 @@ struct ModelConfig {
   float rms_eps = 1e-5f;
   RopeStyle rope_style = RopeStyle::kNormal;
   bool qkv_bias = false;
+  // Per rotated pair divisors of the rotation frequency (Llama 3 "rope_scaling"), when the
+  // model describes them in its config rather than in a rope_freqs tensor.
+  std::vector<float> rope_freq_factors;
   int kv_dim() const { return n_head_kv * head_dim; }
   int q_dim() const { return n_head * head_dim; }
 
   static Result<ModelConfig> from_gguf(const GgufFile& f);
+  // Hugging Face config.json (already parsed); `path` names the file in messages.
+  static Result<ModelConfig> from_hf_config(const std::string& json_text, const std::string& path);
   std::string describe() const;
 };
 

@@ -7,49 +7,51 @@ namespace {
 
 class Binder {
  public:
-  Binder(const GgufFile& f) : f_(f) {}
+  Binder(const ModelSource& src) : src_(src) {}
 
   // Binds a 2-D matrix with `cols` elements per row and `rows` rows.
   Status matrix(const std::string& name, int64_t cols, int64_t rows, kern::WeightMatrix* out) {
-    const GgufTensor* t = f_.find_tensor(name);
-    if (!t) return Status::Error(f_.path() + ": missing tensor '" + name + "'");
+    const GgufTensor* t = src_.find(name);
+    if (!t) return Status::Error(src_.path + ": missing tensor '" + name + "'");
     if (t->ne.size() != 2 || t->ne[0] != cols || t->ne[1] != rows)
-      return Status::Error(f_.path() + ": tensor '" + name + "' has shape " + t->shape_string() +
-                           ", expected [" + std::to_string(cols) + ", " + std::to_string(rows) + "]");
+      return Status::Error(where(name) + " has shape " + t->shape_string() + ", expected [" +
+                           std::to_string(cols) + ", " + std::to_string(rows) + "] (ggml order)");
     const kern::QuantOps* ops = kern::quant_ops(t->type);
     if (!ops || !ops->vec_dot)
-      return Status::Error(f_.path() + ": tensor '" + name + "' has type " + type_name(t->type) +
+      return Status::Error(where(name) + " has type " + type_name(t->type) +
                            ", which cannot be used for matrix products");
     *out = {t->type, cols, rows, t->data};
     return Status::Ok();
   }
 
   Status vector(const std::string& name, int64_t n, std::vector<float>* out) {
-    const GgufTensor* t = f_.find_tensor(name);
-    if (!t) return Status::Error(f_.path() + ": missing tensor '" + name + "'");
+    const GgufTensor* t = src_.find(name);
+    if (!t) return Status::Error(src_.path + ": missing tensor '" + name + "'");
     if (t->n_elements() != n || t->ne[0] != n)
-      return Status::Error(f_.path() + ": tensor '" + name + "' has shape " + t->shape_string() +
-                           ", expected [" + std::to_string(n) + "]");
+      return Status::Error(where(name) + " has shape " + t->shape_string() + ", expected [" +
+                           std::to_string(n) + "]");
     const kern::QuantOps* ops = kern::quant_ops(t->type);
     if (!ops || !ops->to_float)
-      return Status::Error(f_.path() + ": tensor '" + name + "' has unsupported type " +
-                           type_name(t->type));
+      return Status::Error(where(name) + " has unsupported type " + type_name(t->type));
     out->resize(n);
     ops->to_float(t->data, out->data(), n);
     return Status::Ok();
   }
 
-  bool has(const std::string& name) const { return f_.find_tensor(name) != nullptr; }
+  bool has(const std::string& name) const { return src_.find(name) != nullptr; }
 
  private:
-  const GgufFile& f_;
+  // Messages name the file the tensor came from and, for folders, its original name.
+  std::string where(const std::string& name) const { return src_.origin(name) + ": tensor '" + name + "'"; }
+  const ModelSource& src_;
 };
 
 }  // namespace
 
-Result<ModelWeights> ModelWeights::load(const GgufFile& f, const ModelConfig& c) {
+Result<ModelWeights> ModelWeights::load(const ModelSource& src) {
+  const ModelConfig& c = src.config;
   ModelWeights w;
-  Binder b(f);
+  Binder b(src);
   MLXS_RETURN_IF_ERROR(b.matrix("token_embd.weight", c.n_embd, c.n_vocab, &w.token_embd));
   MLXS_RETURN_IF_ERROR(b.vector("output_norm.weight", c.n_embd, &w.output_norm));
   if (b.has("output.weight")) {
@@ -58,7 +60,9 @@ Result<ModelWeights> ModelWeights::load(const GgufFile& f, const ModelConfig& c)
     w.output = w.token_embd;
     w.tied_output = true;
   }
-  if (b.has("rope_freqs.weight"))
+  if (!c.rope_freq_factors.empty())
+    w.rope_freqs = c.rope_freq_factors;
+  else if (b.has("rope_freqs.weight"))
     MLXS_RETURN_IF_ERROR(b.vector("rope_freqs.weight", c.rope_dim / 2, &w.rope_freqs));
   w.layers.resize(c.n_layer);
   for (int i = 0; i < c.n_layer; ++i) {

@@ -9,7 +9,7 @@
 #include "base/status.h"
 #include "engine/model_config.h"
 #include "kernels/matmul.h"
-#include "model/gguf.h"
+#include "engine/model_source.h"
 
 namespace mlxs {
 
@@ -29,7 +29,7 @@ struct ModelWeights {
   std::vector<float> rope_freqs;  // per rotated pair divisor (Llama 3 scaling); may be empty
   bool tied_output = false;
 
-  static Result<ModelWeights> load(const GgufFile& f, const ModelConfig& c);
+  static Result<ModelWeights> load(const ModelSource& src);
   size_t matrix_bytes() const;  // bytes of all weight matrices (what one decode step reads)
 };
 

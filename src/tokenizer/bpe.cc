@@ -1,8 +1,8 @@
 #include "tokenizer/bpe.h"
 
 #include <optional>
-#include <queue>
 
+#include "tokenizer/bpe_merge.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/metadata.h"
 #include "tokenizer/utf8.h"
@@ -10,34 +10,6 @@
 namespace mlxs {
 
 using metadata::key_error;
-
-namespace {
-
-struct Symbol {
-  int prev;
-  int next;
-  size_t pos;  // byte offset in the byte-level word
-  size_t len;  // 0 once merged into its left neighbour
-  TokenId id;  // token spelled by this symbol, -1 if none
-};
-
-struct Candidate {
-  int32_t rank;
-  int left;
-  int right;
-  TokenId left_id;  // ids when queued; a mismatch later means the entry is stale
-  TokenId right_id;
-  TokenId result;
-};
-
-// Lowest rank first; on ties the leftmost pair (as Hugging Face's BPE does).
-struct CandidateOrder {
-  bool operator()(const Candidate& a, const Candidate& b) const {
-    return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
-  }
-};
-
-}  // namespace
 
 Result<std::unique_ptr<Tokenizer>> BpeTokenizer::create(const GgufFile& file) {
   std::unique_ptr<BpeTokenizer> tok(new BpeTokenizer);
@@ -120,42 +92,14 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<TokenId>& out)
     }
   }
 
-  std::vector<Symbol> symbols;
+  std::vector<BpeSymbol> symbols;
   symbols.reserve(word.size() / 2 + 1);
   for (size_t pos = 0; pos < word.size();) {
     const size_t n = utf8::char_length(word, pos);
-    const int idx = static_cast<int>(symbols.size());
-    symbols.push_back(
-        {idx - 1, pos + n < word.size() ? idx + 1 : -1, pos, n, find_token(word.substr(pos, n))});
+    bpe_push_symbol(symbols, pos, n, find_token(word.substr(pos, n)));
     pos += n;
   }
-
-  std::priority_queue<Candidate, std::vector<Candidate>, CandidateOrder> queue;
-  auto try_add = [&](int left, int right) {
-    if (left < 0 || right < 0) return;
-    const TokenId a = symbols[left].id, b = symbols[right].id;
-    if (a < 0 || b < 0) return;
-    const MergeTable::Merge* m = merges_.find(a, b);
-    if (!m) return;
-    queue.push({m->rank, left, right, a, b, m->result});
-  };
-  for (size_t i = 1; i < symbols.size(); ++i) try_add(static_cast<int>(i) - 1, static_cast<int>(i));
-
-  while (!queue.empty()) {
-    const Candidate c = queue.top();
-    queue.pop();
-    Symbol& l = symbols[c.left];
-    Symbol& r = symbols[c.right];
-    if (l.len == 0 || r.len == 0 || l.next != c.right || l.id != c.left_id || r.id != c.right_id)
-      continue;
-    l.id = c.result;
-    l.len += r.len;
-    r.len = 0;
-    l.next = r.next;
-    if (r.next >= 0) symbols[r.next].prev = c.left;
-    try_add(l.prev, c.left);
-    try_add(c.left, l.next);
-  }
+  bpe_merge(symbols, merges_);
 
   for (int i = 0; i >= 0 && i < static_cast<int>(symbols.size()); i = symbols[i].next) {
     if (symbols[i].id >= 0) {

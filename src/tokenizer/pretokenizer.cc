@@ -1,7 +1,4 @@
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include "tokenizer/pretokenizer.h"
-
-#include <pcre2.h>
 
 #include <map>
 
@@ -69,14 +66,6 @@ const std::map<std::string, std::vector<std::string>>& pattern_table() {
 
 }  // namespace
 
-struct PreTokenizer::Compiled {
-  pcre2_code* code = nullptr;
-  bool jit = false;
-  ~Compiled() { pcre2_code_free(code); }
-};
-
-PreTokenizer::~PreTokenizer() = default;
-
 const std::vector<std::string>* PreTokenizer::patterns_for(const std::string& pre_name) {
   const auto& table = pattern_table();
   auto it = table.find(pre_name);
@@ -88,20 +77,9 @@ Result<std::unique_ptr<PreTokenizer>> PreTokenizer::create(const std::string& pr
   if (!patterns) return Status::Error("unknown pre-tokenizer '" + pre_name + "'");
   std::unique_ptr<PreTokenizer> pre(new PreTokenizer);
   for (const std::string& p : *patterns) {
-    int err = 0;
-    PCRE2_SIZE err_off = 0;
-    auto c = std::make_unique<Compiled>();
-    c->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.data()), p.size(), PCRE2_UTF | PCRE2_UCP,
-                            &err, &err_off, nullptr);
-    if (!c->code) {
-      PCRE2_UCHAR msg[256];
-      pcre2_get_error_message(err, msg, sizeof(msg));
-      return Status::Error("pre-tokenizer '" + pre_name + "': regex does not compile at " +
-                           std::to_string(err_off) + ": " + reinterpret_cast<char*>(msg));
-    }
-    // JIT is an optimisation only; the interpreter gives the same matches.
-    c->jit = pcre2_jit_compile(c->code, PCRE2_JIT_COMPLETE) == 0;
-    pre->regexes_.push_back(std::move(c));
+    auto re = Regex::compile(p);
+    if (!re.ok()) return Status::Error("pre-tokenizer '" + pre_name + "': " + re.status().message());
+    pre->regexes_.push_back(std::move(re.value()));
   }
   return pre;
 }
@@ -113,30 +91,6 @@ struct Piece {
   size_t end;
   bool raw;  // invalid UTF-8 byte: regexes leave it alone
 };
-
-struct MatchData {
-  explicit MatchData(const pcre2_code* code)
-      : md(pcre2_match_data_create_from_pattern(code, nullptr)) {}
-  ~MatchData() { pcre2_match_data_free(md); }
-  pcre2_match_data* md;
-};
-
-// One match of `code` in subject[offset..]; returns false when there is none. A JIT
-// failure (stack limit on huge inputs) retries in the interpreter, which uses the heap.
-bool find(const pcre2_code* code, bool jit, std::string_view subject, size_t offset,
-          pcre2_match_data* md, size_t* mbegin, size_t* mend) {
-  const auto* s = reinterpret_cast<PCRE2_SPTR>(subject.data());
-  int rc = pcre2_match(code, s, subject.size(), offset, PCRE2_NO_UTF_CHECK, md, nullptr);
-  if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && jit) {
-    rc = pcre2_match(code, s, subject.size(), offset, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md,
-                     nullptr);
-  }
-  if (rc < 0) return false;
-  const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-  *mbegin = ov[0];
-  *mend = ov[1];
-  return true;
-}
 
 }  // namespace
 
@@ -154,8 +108,8 @@ std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
     i = j < text.size() ? j + 1 : j;
   }
 
-  for (const auto& re : regexes_) {
-    MatchData md(re->code);
+  std::vector<Regex::Span> matches;
+  for (const Regex& re : regexes_) {
     std::vector<Piece> next;
     next.reserve(pieces.size() * 2);
     for (const Piece& p : pieces) {
@@ -164,22 +118,16 @@ std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
         continue;
       }
       // Each piece is matched on its own, as if it were the whole text: anchors and
-      // lookaheads see the piece's ends.
-      const std::string_view sub = text.substr(p.begin, p.end - p.begin);
-      size_t pos = 0;   // where the next search starts
-      size_t done = 0;  // end of the last piece emitted
-      while (pos < sub.size()) {
-        size_t mb = 0, me = 0;
-        if (!find(re->code, re->jit, sub, pos, md.md, &mb, &me)) break;
-        if (me == mb) {  // empty match: step over one character, no cut
-          pos = mb + utf8::char_length(sub, mb);
-          continue;
-        }
-        if (mb > done) next.push_back({p.begin + done, p.begin + mb, false});
-        next.push_back({p.begin + mb, p.begin + me, false});
-        done = pos = me;
+      // lookaheads see the piece's ends. Text between matches stays a piece of its own.
+      matches.clear();
+      re.find_all(text.substr(p.begin, p.end - p.begin), matches);
+      size_t done = p.begin;  // end of the last piece emitted
+      for (const Regex::Span& m : matches) {
+        if (p.begin + m.begin > done) next.push_back({done, p.begin + m.begin, false});
+        next.push_back({p.begin + m.begin, p.begin + m.end, false});
+        done = p.begin + m.end;
       }
-      if (done < sub.size()) next.push_back({p.begin + done, p.end, false});
+      if (done < p.end) next.push_back({done, p.end, false});
     }
     pieces = std::move(next);
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "tokenizer/regex.h"
 
 namespace mlxs {
 
@@ -22,7 +23,6 @@ class PreTokenizer {
   // Regex list used for a name, or nullptr when the name is unknown (exposed for tests).
   static const std::vector<std::string>* patterns_for(const std::string& pre_name);
 
-  ~PreTokenizer();
   PreTokenizer(const PreTokenizer&) = delete;
   PreTokenizer& operator=(const PreTokenizer&) = delete;
 
@@ -31,9 +31,8 @@ class PreTokenizer {
   std::vector<std::string_view> split(std::string_view text) const;
 
  private:
-  struct Compiled;
   PreTokenizer() = default;
-  std::vector<std::unique_ptr<Compiled>> regexes_;
+  std::vector<Regex> regexes_;
 };
 
 }  // namespace mlxs

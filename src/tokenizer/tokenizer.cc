@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "tokenizer/bpe.h"
+#include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/metadata.h"
 #include "tokenizer/spm.h"
 
@@ -19,6 +20,11 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const GgufFile& file) {
   if (*kind == "gpt2") return BpeTokenizer::create(file);
   return metadata::key_error(
       file, key, "unsupported tokenizer model '" + *kind + "' (supported: llama, gpt2)");
+}
+
+Result<std::unique_ptr<Tokenizer>> Tokenizer::from_hf_files(
+    const std::string& tokenizer_json_path, const std::string& tokenizer_config_path) {
+  return HfTokenizer::create(tokenizer_json_path, tokenizer_config_path);
 }
 
 std::string Tokenizer::decode(const std::vector<TokenId>& ids, bool render_special) const {

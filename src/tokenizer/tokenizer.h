@@ -1,6 +1,6 @@
 // Tokenizers read from GGUF metadata (tokenizer.ggml.*): SentencePiece-style ("llama") with
 // byte fallback, and byte-level BPE ("gpt2") with the pre-tokenizer named by
-// tokenizer.ggml.pre.
+// tokenizer.ggml.pre; or from a Hugging Face tokenizer.json (BPE model).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +33,13 @@ class Tokenizer {
   // Builds the tokenizer described by the file's tokenizer.ggml.* metadata. Errors name
   // the file and the missing or malformed key.
   static Result<std::unique_ptr<Tokenizer>> from_gguf(const GgufFile& file);
+
+  // Builds the tokenizer of a Hugging Face model folder from tokenizer.json and, when
+  // present, tokenizer_config.json (add_bos_token / add_eos_token, bos_token / eos_token;
+  // chat_template is read elsewhere). `tokenizer_config_path` is "" when the folder has
+  // none. Errors name the file and what is wrong (e.g. an unsupported model type).
+  static Result<std::unique_ptr<Tokenizer>> from_hf_files(const std::string& tokenizer_json_path,
+                                                          const std::string& tokenizer_config_path);
 
   // Tokenizes text. add_special: prepend BOS / append EOS as the metadata says
   // (tokenizer.ggml.add_bos_token / add_eos_token, with the model kind's default).
@@ -67,7 +74,8 @@ class Tokenizer {
   // End-of-generation tokens: EOS, EOT, and other end markers named in the metadata.
   bool is_eog(TokenId id) const;
   bool is_control(TokenId id) const;
-  const std::string& model_kind() const { return model_kind_; }  // "llama" or "gpt2"
+  // "llama" or "gpt2" (tokenizer.json: "gpt2" when byte-level, else "llama").
+  const std::string& model_kind() const { return model_kind_; }
   const std::string& pre_tokenizer() const { return pre_; }
 
  protected:

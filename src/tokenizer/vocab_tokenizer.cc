@@ -106,17 +106,7 @@ Status VocabTokenizer::load_common(const GgufFile& file, const std::string& kind
   if (add_eos_ && eos_id_ < 0)
     return key_error(file, "tokenizer.ggml.add_eos_token", "set, but the model has no EOS token");
 
-  for (TokenId id : {eos_id_, eot_id_, eom_id_}) {
-    if (id >= 0) eog_ids_.push_back(id);
-  }
-  for (int32_t i = 0; i < n_vocab; ++i) {
-    if (types_[i] != TokenType::kControl) continue;
-    for (std::string_view marker : kEndMarkers) {
-      if (tokens_[i] == marker) eog_ids_.push_back(i);
-    }
-  }
-  std::sort(eog_ids_.begin(), eog_ids_.end());
-  eog_ids_.erase(std::unique(eog_ids_.begin(), eog_ids_.end()), eog_ids_.end());
+  collect_eog_ids();
 
   // Added tokens that can appear verbatim in text. Control and unknown tokens only count
   // when the caller asks for special parsing; user-defined ones always do.
@@ -129,6 +119,21 @@ Status VocabTokenizer::load_common(const GgufFile& file, const std::string& kind
     }
   }
   return Status::Ok();
+}
+
+void VocabTokenizer::collect_eog_ids() {
+  eog_ids_.clear();
+  for (TokenId id : {eos_id_, eot_id_, eom_id_}) {
+    if (id >= 0) eog_ids_.push_back(id);
+  }
+  for (int32_t i = 0; i < n_vocab(); ++i) {
+    if (types_[i] != TokenType::kControl) continue;
+    for (std::string_view marker : kEndMarkers) {
+      if (tokens_[i] == marker) eog_ids_.push_back(i);
+    }
+  }
+  std::sort(eog_ids_.begin(), eog_ids_.end());
+  eog_ids_.erase(std::unique(eog_ids_.begin(), eog_ids_.end()), eog_ids_.end());
 }
 
 TokenId VocabTokenizer::find_token(std::string_view text) const { return token_index_.find(text); }

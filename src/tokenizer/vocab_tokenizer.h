@@ -31,6 +31,10 @@ class VocabTokenizer : public Tokenizer {
   // picks the defaults (llama: BOS 1 / EOS 2 / UNK 0 and add_bos; gpt2: none).
   Status load_common(const GgufFile& file, const std::string& kind);
 
+  // Fills eog_ids_ from the EOS / EOT / EOM ids and the control tokens that spell a
+  // common end-of-turn marker. Needs tokens_, types_ and the special ids.
+  void collect_eog_ids();
+
   // Tokenizes one piece of plain text (no added tokens inside). `after_special` is true
   // at the start of the input and right after an added token (SPM adds its prefix
   // space there).

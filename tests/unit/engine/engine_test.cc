@@ -28,9 +28,7 @@ struct Runner {
   std::unique_ptr<KvCache> cache;
 
   explicit Runner(const std::string& path, int threads = 2, KvType kv = KvType::kF16) {
-    auto f = GgufFile::open(path);
-    EXPECT_TRUE(f.ok()) << f.status().message();
-    auto m = Model::load(f.value());
+    auto m = Model::load(path);
     EXPECT_TRUE(m.ok()) << m.status().message();
     model = std::move(m.value());
     pool = std::make_unique<ThreadPool>(threads);

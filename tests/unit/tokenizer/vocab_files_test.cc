@@ -11,59 +11,17 @@
 #include <vector>
 
 #include "tokenizer/tokenizer.h"
+#include "vocab_vectors.h"
 
 namespace mlxs {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string testdata_dir() {
-  const char* src = std::getenv("MLXS_SOURCE_DIR");
-#ifdef MLXS_SOURCE_DIR_DEFAULT
-  if (!src) src = MLXS_SOURCE_DIR_DEFAULT;
-#endif
-  if (!src) return std::string();
-  return (fs::path(src) / ".." / "shared" / "testdata" / "tokenizers").string();
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> split_inputs(const std::string& text) {
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (size_t pos; (pos = text.find(sep, start)) != std::string::npos; start = pos + sep.size())
-    out.push_back(text.substr(start, pos - start));
-  // The file ends with a separator; anything after the last one is not an input.
-  if (start < text.size()) out.push_back(text.substr(start));
-  return out;
-}
-
-std::vector<std::vector<TokenId>> read_expected(const std::string& text) {
-  std::vector<std::vector<TokenId>> out;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream ids(line);
-    std::vector<TokenId> v;
-    for (long id; ids >> id;) v.push_back(static_cast<TokenId>(id));
-    out.push_back(std::move(v));
-  }
-  return out;
-}
-
-std::string ids_to_string(const std::vector<TokenId>& ids) {
-  std::string s;
-  for (TokenId id : ids) {
-    s += ' ';
-    s += std::to_string(id);
-  }
-  return s;
-}
+using testing::ids_to_string;
+using testing::read_expected;
+using testing::read_file;
+using testing::split_inputs;
+using testing::testdata_dir;
 
 void check_vocab(const std::string& name) {
   const std::string dir = testdata_dir();
