@@ -1,12 +1,14 @@
 // mlx-testmodel: writes a random-weight Llama-family model (llama or qwen2) as a GGUF file
-// that llama.cpp accepts, for tests and benchmarks of any shape without downloading
-// weights. Same options and seed give the same bytes.
+// that llama.cpp accepts, or as a Hugging Face folder holding the same weights, for tests
+// and benchmarks of any shape without downloading weights. Same options and seed give the
+// same bytes.
 #include <chrono>
 #include <cstdio>
 #include <thread>
 
 #include "model/gguf_writer.h"
 #include "testmodel/encode.h"
+#include "testmodel/hf_folder.h"
 #include "testmodel/options.h"
 #include "testmodel/tensors.h"
 #include "testmodel/vocab.h"
@@ -82,6 +84,25 @@ int run(int argc, char** argv) {
       return kExitBadOptions;
     }
   }
+  const int threads =
+      o.threads > 0 ? o.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  if (o.hf()) {
+    auto stats = write_hf_folder(o, plan, &w, threads);
+    if (!stats.ok()) {
+      std::fprintf(stderr, "mlx-testmodel: %s\n", stats.status().message().c_str());
+      return 1;
+    }
+    for (const auto& note : stats.value().notes)
+      std::fprintf(stderr, "mlx-testmodel: note: %s\n", note.c_str());
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::fprintf(stderr,
+                 "mlx-testmodel: wrote %s/: %s %s, %zu tensors, %.1fM parameters, %.1f MiB, %.1f s\n",
+                 o.output.c_str(), o.arch.c_str(), o.type_name.c_str(), stats.value().n_tensors,
+                 static_cast<double>(stats.value().n_params) / 1e6,
+                 static_cast<double>(stats.value().n_bytes) / (1 << 20), secs);
+    return 0;
+  }
   set_model_metadata(o, plan, &w);
   for (const auto& t : plan.tensors) {
     Status st = w.declare_tensor(t.name, t.type, t.ne);
@@ -91,8 +112,6 @@ int run(int argc, char** argv) {
     }
   }
 
-  const int threads =
-      o.threads > 0 ? o.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   uint64_t n_params = 0, n_bytes = 0;
   Status st = w.write(o.output, [&](size_t index, const GgufWriter::TensorInfo& info,
                                     std::vector<uint8_t>* out) {

@@ -7,7 +7,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/file_io.h"
-#include "model/gguf.h"
+#include "engine/model_source.h"
 #include "tokenizer/tokenizer.h"
 
 namespace mlxs::cli {
@@ -38,12 +38,7 @@ int cmd_tokenize(int argc, char** argv) {
   } else {
     text = args.positionals()[0];
   }
-  auto file = GgufFile::open(*args.get("--model"));
-  if (!file.ok()) {
-    std::fprintf(stderr, "mlx-serving tokenize: %s\n", file.status().message().c_str());
-    return 1;
-  }
-  auto tok = Tokenizer::from_gguf(*file.value());
+  auto tok = load_tokenizer(*args.get("--model"));
   if (!tok.ok()) {
     std::fprintf(stderr, "mlx-serving tokenize: %s\n", tok.status().message().c_str());
     return 1;

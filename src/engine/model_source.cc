@@ -27,14 +27,27 @@ const GgufTensor* ModelSource::find(const std::string& name) const {
   return it == tensors.end() ? nullptr : &it->second;
 }
 
+namespace {
+Result<std::unique_ptr<Tokenizer>> hf_folder_tokenizer(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path config = fs::path(dir) / "tokenizer_config.json";
+  return Tokenizer::from_hf_files((fs::path(dir) / "tokenizer.json").string(),
+                                  fs::exists(config, ec) ? config.string() : std::string());
+}
+}  // namespace
+
 Result<std::unique_ptr<Tokenizer>> load_tokenizer(const ModelSource& source) {
   if (source.format == ModelSource::Format::kGguf) return Tokenizer::from_gguf(*source.gguf);
-  namespace fs = std::filesystem;
-  fs::path dir(source.path);
+  return hf_folder_tokenizer(source.path);
+}
+
+Result<std::unique_ptr<Tokenizer>> load_tokenizer(const std::string& path) {
   std::error_code ec;
-  fs::path config = dir / "tokenizer_config.json";
-  return Tokenizer::from_hf_files((dir / "tokenizer.json").string(),
-                                  fs::exists(config, ec) ? config.string() : std::string());
+  if (std::filesystem::is_directory(path, ec)) return hf_folder_tokenizer(path);
+  auto file = GgufFile::open(path);
+  if (!file.ok()) return file.status();
+  return Tokenizer::from_gguf(*file.value());
 }
 
 std::string ModelSource::origin(const std::string& name) const {

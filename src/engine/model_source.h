@@ -38,6 +38,9 @@ struct ModelSource {
 // tokenizer_config.json) in a folder.
 class Tokenizer;
 Result<std::unique_ptr<Tokenizer>> load_tokenizer(const ModelSource& source);
+// The same from a path alone, reading only what the tokenizer needs (vocabulary-only GGUF
+// files work).
+Result<std::unique_ptr<Tokenizer>> load_tokenizer(const std::string& path);
 
 // Reads config.json and the safetensors of a Hugging Face folder (see hf_folder.cc).
 Result<ModelSource> open_hf_folder(const std::string& dir);

@@ -5,6 +5,7 @@ Run: /usr/bin/python3 tests/integration/test_cli.py BUILD_DIR
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -171,6 +172,107 @@ class CliTest(unittest.TestCase):
         self.assertEqual(len(out["logits"]), 3)
         self.assertEqual(mlx("logits", "-m", self.model, "--tokens", "1,x", check=False).returncode, 2)
         self.assertEqual(mlx("logits", "-m", self.model, "--tokens", "1,100000", check=False).returncode, 2)
+
+
+class HfFolderErrorsTest(unittest.TestCase):
+    """A broken Hugging Face folder is a load error (exit 1) that names the file at fault."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="mlxs-cli-hf-")
+        cls.good = os.path.join(cls.tmp, "good")
+        cls.sharded = os.path.join(cls.tmp, "sharded")
+        common = ["--format", "hf", "--arch", "llama", "--dim", "128", "--layers", "2", "--heads", "4",
+                  "--kv-heads", "2", "--ffn", "256", "--vocab", "300", "--type", "f32", "--seed", "3"]
+        for path, extra in ((cls.good, []), (cls.sharded, ["--shards", "3"])):
+            subprocess.run([os.path.join(BUILD, "tools/mlx-testmodel"), "-o", path, *common, *extra],
+                           check=True, capture_output=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp)
+
+    def copy(self, name, src=None):
+        dst = os.path.join(self.tmp, name)
+        shutil.copytree(src or self.good, dst)
+        return dst
+
+    def test_tokenize_reads_the_folder_tokenizer(self):
+        gguf = os.path.join(self.tmp, "same.gguf")
+        subprocess.run([os.path.join(BUILD, "tools/mlx-testmodel"), "-o", gguf, "--arch", "llama", "--dim", "128",
+                        "--layers", "2", "--heads", "4", "--kv-heads", "2", "--ffn", "256", "--vocab", "300",
+                        "--type", "f32", "--seed", "3"], check=True, capture_output=True)
+        text = "the cat sat on the mat"
+        from_folder = json.loads(mlx("tokenize", "-m", self.good, text).stdout)
+        self.assertEqual(from_folder, json.loads(mlx("tokenize", "-m", gguf, text).stdout))
+        self.assertGreater(len(from_folder), 2)
+
+    def edit_config(self, folder, **changes):
+        path = os.path.join(folder, "config.json")
+        with open(path) as f:
+            c = json.load(f)
+        c.update(changes)
+        with open(path, "w") as f:
+            json.dump(c, f)
+
+    def load_error(self, folder):
+        p = mlx("generate", "-m", folder, "-p", "x", "-n", "1", check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        return p.stderr.decode()
+
+    def test_good_folder_loads(self):
+        out = json.loads(mlx("generate", "-m", self.good, "-p", "hello", "-n", "3", "--temperature", "0",
+                             "--ignore-eos", "--json").stdout)
+        self.assertEqual(len(out["tokens"]), 3)
+        out = json.loads(mlx("generate", "-m", self.sharded, "-p", "hello", "-n", "3", "--temperature", "0",
+                             "--ignore-eos", "--json").stdout)
+        self.assertEqual(len(out["tokens"]), 3)
+
+    def test_missing_config_json(self):
+        d = self.copy("noconfig")
+        os.remove(os.path.join(d, "config.json"))
+        err = self.load_error(d)
+        self.assertIn(os.path.join(d, "config.json"), err)
+        self.assertIn("missing", err)
+
+    def test_shard_in_index_but_absent(self):
+        d = self.copy("noshard", self.sharded)
+        os.remove(os.path.join(d, "model-00002-of-00003.safetensors"))
+        err = self.load_error(d)
+        self.assertIn(os.path.join(d, "model-00002-of-00003.safetensors"), err)
+        self.assertIn("missing", err)
+
+    def test_shape_disagrees_with_config(self):
+        d = self.copy("badshape")
+        self.edit_config(d, intermediate_size=384)
+        err = self.load_error(d)
+        self.assertIn(os.path.join(d, "model.safetensors"), err)
+        self.assertIn("mlp.gate_proj.weight", err)
+        self.assertIn("shape", err)
+
+    def test_unsupported_model_type(self):
+        d = self.copy("gemma")
+        self.edit_config(d, model_type="gemma")
+        err = self.load_error(d)
+        self.assertIn(os.path.join(d, "config.json"), err)
+        self.assertIn("gemma", err)
+
+    def test_unsupported_dtype(self):
+        d = self.copy("i32")
+        path = os.path.join(d, "model.safetensors")
+        with open(path, "rb") as f:
+            data = f.read()
+        (n,) = struct.unpack("<Q", data[:8])
+        header = json.loads(data[8:8 + n])
+        header["model.layers.0.mlp.up_proj.weight"]["dtype"] = "I32"  # same size as F32
+        text = json.dumps(header).encode()
+        text += b" " * ((8 - len(text) % 8) % 8)
+        with open(path, "wb") as f:
+            f.write(struct.pack("<Q", len(text)) + text + data[8 + n:])
+        err = self.load_error(d)
+        self.assertIn(path, err)
+        self.assertIn("model.layers.0.mlp.up_proj.weight", err)
+        self.assertIn("I32", err)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Reference forward pass of Llama and Qwen2 GGUF models in numpy float64.
+"""Reference forward pass of Llama and Qwen2 models (GGUF files or Hugging Face folders)
+in numpy float64.
 
 Written top to bottom in the style of llama2.c, one position at a time with a KV cache, so
 it is easy to check by reading. Every hyper-parameter comes from the file's metadata; the
@@ -8,8 +9,11 @@ weights are dequantized once by gguf_reader.py.
 RoPE follows llama.cpp: arch "llama" rotates adjacent pairs (x[2i], x[2i+1]) ("normal"
 mode), "qwen2" rotates x[i] with x[i + n_rot/2] (NEOX mode); theta_i = pos * base^(-2i/n_rot),
 divided by rope_freqs[i] when the model has a rope_freqs.weight tensor (llama3 scaling).
+Hugging Face folders (read by hf_reader.py) keep q/k rows in their original order, so every
+folder uses NEOX mode; config.json's rope_scaling {"rope_type": "llama3"} gives the factors.
 
     /usr/bin/python3 reference_forward.py MODEL.gguf 1,2,3     # prints top-5 per position
+    /usr/bin/python3 reference_forward.py FOLDER 1,2,3
 """
 
 import os
@@ -19,13 +23,29 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gguf_reader  # noqa: E402
+import hf_reader  # noqa: E402
 
 ROPE_NEOX_ARCHS = {"qwen2"}
 SUPPORTED_ARCHS = {"llama", "qwen2"}
 
 
+def llama3_rope_factors(rs, base, n_rot):
+    """Divisors of theta_i for Llama 3.1's rope_scaling, from its published formula."""
+    factor = float(rs.get("factor", 8.0))
+    low, high = float(rs.get("low_freq_factor", 1.0)), float(rs.get("high_freq_factor", 4.0))
+    old_ctx = float(rs.get("original_max_position_embeddings", 8192))
+    freqs = base ** (-2.0 * np.arange(n_rot // 2, dtype=np.float64) / n_rot)
+    wavelen = 2 * np.pi / freqs
+    smooth = (old_ctx / wavelen - low) / (high - low)
+    mid = 1.0 / ((1 - smooth) / factor + smooth)
+    return np.where(wavelen < old_ctx / high, 1.0, np.where(wavelen > old_ctx / low, factor, mid))
+
+
 class Model:
     def __init__(self, path):
+        if os.path.isdir(path):
+            self._init_folder(path)
+            return
         f = gguf_reader.GgufFile(path)
         arch = f.get("general.architecture")
         if arch not in SUPPORTED_ARCHS:
@@ -77,6 +97,57 @@ class Model:
                 "w_gate": w(b + "ffn_gate.weight"),  # [ffn, dim]
                 "w_up": w(b + "ffn_up.weight"),
                 "w_down": w(b + "ffn_down.weight"),  # [dim, ffn]
+            })
+
+    def _init_folder(self, path):
+        f = hf_reader.HfFolder(path)
+        c = f.config
+        arch = c.get("model_type")
+        if arch not in SUPPORTED_ARCHS:
+            raise ValueError(f"{path}: model_type {arch!r} is not supported by the reference")
+        self.arch = arch
+        self.dim = int(c["hidden_size"])
+        self.n_layers = int(c["num_hidden_layers"])
+        self.n_heads = int(c["num_attention_heads"])
+        self.n_kv_heads = int(c.get("num_key_value_heads", self.n_heads))
+        self.head_dim = int(c.get("head_dim", self.dim // self.n_heads))
+        self.eps = float(c["rms_norm_eps"])
+        self.rope_base = float(c.get("rope_theta", 10000.0))
+        self.n_rot = self.head_dim
+        self.neox = True
+
+        def w(name, required=True):
+            if name not in f:
+                if required:
+                    raise ValueError(f"{path}: missing tensor {name}")
+                return None
+            return f.weight(name)
+
+        self.token_embd = w("model.embed_tokens.weight")
+        self.n_vocab = self.token_embd.shape[0]
+        self.output_norm = w("model.norm.weight")
+        out = None if c.get("tie_word_embeddings") else w("lm_head.weight")
+        self.output = self.token_embd if out is None else out
+        rs = c.get("rope_scaling") or {}
+        self.rope_freqs = None
+        if rs.get("rope_type", rs.get("type")) == "llama3":
+            self.rope_freqs = llama3_rope_factors(rs, self.rope_base, self.n_rot)
+        self.layers = []
+        for i in range(self.n_layers):
+            b = f"model.layers.{i}."
+            self.layers.append({
+                "attn_norm": w(b + "input_layernorm.weight"),
+                "wq": w(b + "self_attn.q_proj.weight"),
+                "wk": w(b + "self_attn.k_proj.weight"),
+                "wv": w(b + "self_attn.v_proj.weight"),
+                "bq": w(b + "self_attn.q_proj.bias", required=False),
+                "bk": w(b + "self_attn.k_proj.bias", required=False),
+                "bv": w(b + "self_attn.v_proj.bias", required=False),
+                "wo": w(b + "self_attn.o_proj.weight"),
+                "ffn_norm": w(b + "post_attention_layernorm.weight"),
+                "w_gate": w(b + "mlp.gate_proj.weight"),
+                "w_up": w(b + "mlp.up_proj.weight"),
+                "w_down": w(b + "mlp.down_proj.weight"),
             })
 
 

@@ -1,13 +1,15 @@
 #!/bin/bash
 # Compares mlx-serving's logits with the numpy reference on tiny random models of every
-# supported weight type and architecture variant.
+# supported weight type and architecture variant, as GGUF files and as Hugging Face folders.
 #
 #   tests/reference/run_reference_tests.sh BINARY_DIR
 #
 # BINARY_DIR is the CMake build directory. MLXS_TESTMODEL and MLXS_SERVING override where
 # mlx-testmodel and mlx-serving are found; MLXS_REF_ONLY=REGEX runs only matching variants;
-# MLXS_REF_TOL_SCALE multiplies every tolerance. Exit 0: all pass; 1: a variant failed;
-# 77: mlx-serving is not built (CTest reports the test as skipped).
+# MLXS_REF_TOL_SCALE multiplies every tolerance. Exit 0: all pass (some variants may be
+# reported skipped: MLX-quantized folders while the engine answers that it does not support
+# quantized folders); 1: a variant failed; 77: mlx-serving is not built (CTest reports the
+# test as skipped).
 set -u
 
 if [ $# -ne 1 ]; then
@@ -59,6 +61,7 @@ tol_for() {
 SCALE=${MLXS_REF_TOL_SCALE:-1}
 
 failed=()
+skipped=()
 passed=0
 run_variant() {  # NAME TYPE [mlx-testmodel options...]
   local name=$1 type=$2
@@ -80,6 +83,32 @@ run_variant() {  # NAME TYPE [mlx-testmodel options...]
   rm -f "$model"
 }
 
+# A Hugging Face folder (config.json + safetensors + tokenizer.json) of the same options.
+# MLX-quantized folders count as skipped while the engine refuses them with a message about
+# quantization, and run as soon as it accepts them.
+run_folder_variant() {  # NAME TYPE [mlx-testmodel options...]
+  local name=$1 type=$2
+  shift 2
+  if [ -n "${MLXS_REF_ONLY:-}" ] && ! [[ $name =~ $MLXS_REF_ONLY ]]; then return; fi
+  local model=$WORK/$name
+  local tol
+  tol=$($PY -c "print(float('$(tol_for "$type")') * float('$SCALE'))")
+  local skip=()
+  case $type in mlx*) skip=(--skip-if-error quantiz) ;; esac
+  echo "=== $name"
+  if ! "$TESTMODEL" -o "$model" --format hf "${SHAPE[@]}" --type "$type" --seed 7 "$@"; then
+    failed+=("$name (mlx-testmodel failed)")
+    return
+  fi
+  "$PY" "$HERE/compare_logits.py" "$model" "$TOKENS" --binary "$SERVING" --tol "$tol" "${skip[@]}"
+  case $? in
+    0) passed=$((passed + 1)) ;;
+    77) skipped+=("$name") ;;
+    *) failed+=("$name") ;;
+  esac
+  rm -rf "$model"
+}
+
 for t in f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k q4_k_m; do
   run_variant "llama_$t" "$t"
 done
@@ -89,7 +118,19 @@ run_variant llama_tied_f32 f32 --tied-output
 run_variant llama_rope_freqs_f32 f32 --rope-freqs --rope-base 500000
 run_variant llama_mha_f32 f32 --kv-heads 4
 
+run_folder_variant hf_llama_f32 f32
+run_folder_variant hf_llama_bf16 bf16
+run_folder_variant hf_qwen2_f16 f16 --arch qwen2
+run_folder_variant hf_llama_tied_f32 f32 --tied-output
+run_folder_variant hf_llama_rope_freqs_f32 f32 --rope-freqs --rope-base 500000
+run_folder_variant hf_llama_sharded_f32 f32 --shards 3
+run_folder_variant hf_llama_mlx4_g64 mlx4
+run_folder_variant hf_llama_mlx4_g32 mlx4 --group-size 32
+run_folder_variant hf_llama_mlx8_g128 mlx8 --group-size 128
+run_folder_variant hf_qwen2_mlx4_g64 mlx4 --arch qwen2
+
 echo
-echo "reference logits: $passed passed, ${#failed[@]} failed"
+echo "reference logits: $passed passed, ${#skipped[@]} skipped, ${#failed[@]} failed"
+for f in "${skipped[@]}"; do echo "  skipped: $f"; done
 for f in "${failed[@]}"; do echo "  FAILED: $f"; done
 [ ${#failed[@]} -eq 0 ]

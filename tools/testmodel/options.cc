@@ -10,7 +10,7 @@ namespace mlxs::testmodel {
 namespace {
 
 constexpr const char* kTypes =
-    "f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|q4_k_m";
+    "f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|q4_k_m|mlx2|mlx4|mlx8";
 
 bool parse_int(const std::string& s, int64_t lo, int64_t hi, int64_t* out) {
   int64_t v = 0;
@@ -46,6 +46,11 @@ bool matrix_type(const std::string& name, GgmlType* t) {
       {"q5_0", GgmlType::Q5_0}, {"q5_1", GgmlType::Q5_1}, {"q2_k", GgmlType::Q2_K},
       {"q3_k", GgmlType::Q3_K}, {"q4_k", GgmlType::Q4_K}, {"q5_k", GgmlType::Q5_K},
       {"q6_k", GgmlType::Q6_K}, {"q4_k_m", GgmlType::Q4_K}};
+  // MLX types are generated in f32 and quantized when the folder is written.
+  if (name == "mlx2" || name == "mlx4" || name == "mlx8") {
+    *t = GgmlType::F32;
+    return true;
+  }
   for (const auto& [n, ty] : kAllowed) {
     if (name == n) {
       *t = ty;
@@ -68,6 +73,14 @@ std::string check(const Options& o) {
   if (o.rope_freqs && o.arch != "llama")
     return "--rope-freqs needs --arch llama (llama.cpp reads rope_freqs.weight only there)";
   if (o.rope_base <= 0) return "--rope-base must be positive";
+  if (o.mlx_bits && !o.hf())
+    return "--type " + o.type_name + " needs --format hf (MLX quantization is a safetensors layout)";
+  if (o.hf() && !o.mlx_bits && o.type != GgmlType::F32 && o.type != GgmlType::F16 &&
+      o.type != GgmlType::BF16)
+    return "--format hf writes --type f32|f16|bf16|mlx2|mlx4|mlx8, not " + o.type_name +
+           " (GGUF block quantization has no safetensors form)";
+  if (o.shards_given && !o.hf()) return "--shards needs --format hf";
+  if (o.group_size_given && !o.mlx_bits) return "--group-size needs --type mlx2|mlx4|mlx8";
   return {};
 }
 
@@ -76,8 +89,11 @@ std::string check(const Options& o) {
 std::string usage() {
   return std::string(
              "usage: mlx-testmodel [options]\n"
-             "Writes a random-weight Llama-family model as a GGUF file (same seed, same bytes).\n"
-             "  -o FILE              output file (default testmodel.gguf)\n"
+             "Writes a random-weight Llama-family model as a GGUF file or a Hugging Face folder\n"
+             "(same seed, same bytes; a folder holds the same weights as the GGUF).\n"
+             "  -o PATH              output file or folder (default testmodel.gguf / testmodel-hf)\n"
+             "  --format gguf|hf     GGUF file (default) or Hugging Face folder: config.json,\n"
+             "                       safetensors, tokenizer.json, tokenizer_config.json\n"
              "  --arch llama|qwen2   architecture (default llama)\n"
              "  --dim N              embedding size (default 256)\n"
              "  --layers N           transformer blocks (default 2)\n"
@@ -89,10 +105,16 @@ std::string usage() {
              "  --type T             matrix type: ") +
          kTypes +
          " (default f32)\n"
+         "                       --format hf: f32|f16|bf16, or mlx2|mlx4|mlx8 (MLX affine)\n"
+         "  --group-size N       MLX quantization group: 32|64|128 (default 64)\n"
+         "  --mlx-dtype T        f16|bf16: MLX scales/biases and float matrices (default f16)\n"
+         "  --shards N           --format hf: split the weights over N safetensors files\n"
          "  --seed N             random seed (default 42)\n"
          "  --tied-output        no output.weight: the head reuses token_embd.weight\n"
+         "                       (--format hf: tie_word_embeddings, no lm_head.weight)\n"
          "  --rope-base F        RoPE frequency base (default 10000)\n"
-         "  --rope-freqs         add a llama3-style rope_freqs.weight tensor (llama only)\n"
+         "  --rope-freqs         add a llama3-style rope_freqs.weight tensor (llama only;\n"
+         "                       --format hf: config.json rope_scaling {rope_type: llama3})\n"
          "  --tokenizer T        spm | gpt2 | PATH.gguf to copy tokenizer.* keys from\n"
          "                       (default spm; a file sets --vocab to its size)\n"
          "  --threads N          worker threads (default: all cores)\n"
@@ -110,7 +132,8 @@ ParseResult parse_options(int argc, char** argv) {
   static const char* kValueOptions[] = {"-o",      "--output", "--arch",      "--dim",
                                         "--layers", "--heads", "--kv-heads",  "--ffn",
                                         "--vocab", "--ctx",    "--type",      "--seed",
-                                        "--rope-base", "--tokenizer", "--threads"};
+                                        "--rope-base", "--tokenizer", "--threads",
+                                        "--format", "--group-size", "--mlx-dtype", "--shards"};
   constexpr int64_t kMaxDim = int64_t{1} << 20;
   for (int k = 1; k < argc; ++k) {
     const std::string a = argv[k];
@@ -134,6 +157,22 @@ ParseResult parse_options(int argc, char** argv) {
     if (a == "-o" || a == "--output") {
       if (v.empty()) bad = "-o needs a file name";
       o.output = v;
+      o.output_given = true;
+    } else if (a == "--format") {
+      if (v != "gguf" && v != "hf") bad = "--format must be gguf or hf, got '" + v + "'";
+      o.format = v;
+    } else if (a == "--group-size") {
+      if (v != "32" && v != "64" && v != "128")
+        bad = "--group-size must be 32, 64 or 128, got '" + v + "'";
+      else
+        o.group_size = std::stoll(v);
+      o.group_size_given = true;
+    } else if (a == "--mlx-dtype") {
+      if (v != "f16" && v != "bf16") bad = "--mlx-dtype must be f16 or bf16, got '" + v + "'";
+      o.mlx_dtype = v;
+    } else if (a == "--shards") {
+      int_opt(1, 1000, &o.shards);
+      o.shards_given = true;
     } else if (a == "--arch") {
       if (v != "llama" && v != "qwen2") bad = "--arch must be llama or qwen2, got '" + v + "'";
       o.arch = v;
@@ -157,6 +196,7 @@ ParseResult parse_options(int argc, char** argv) {
         bad = std::string("--type must be one of ") + kTypes + ", got '" + v + "'";
       o.type_name = v;
       o.q4_k_m = v == "q4_k_m";
+      o.mlx_bits = v == "mlx2" ? 2 : v == "mlx4" ? 4 : v == "mlx8" ? 8 : 0;
     } else if (a == "--seed") {
       if (!parse_u64(v, &o.seed)) bad = "--seed expects a non-negative integer, got '" + v + "'";
     } else if (a == "--rope-base") {
@@ -172,6 +212,7 @@ ParseResult parse_options(int argc, char** argv) {
     }
     if (!bad.empty()) return fail(bad);
   }
+  if (o.hf() && !o.output_given) o.output = "testmodel-hf";
   std::string err = check(o);
   if (!err.empty()) return fail(err);
   return r;

@@ -133,6 +133,21 @@ std::vector<float> llama3_rope_factors(int64_t n_rot, double base, int64_t origi
   return f;
 }
 
+void generate_row(const TensorSpec& t, const Options& o, int64_t r, float* row) {
+  const int64_t ne0 = t.ne[0];
+  if (t.init == Init::kRopeFreqs) {
+    std::vector<float> f = llama3_rope_factors(2 * ne0, o.rope_base, o.ctx);
+    std::copy(f.begin(), f.end(), row);
+    return;
+  }
+  Rng rng(mix_seed(mix_seed(o.seed, hash_name(t.name)), static_cast<uint64_t>(r)));
+  if (t.init == Init::kNorm) {
+    for (int64_t k = 0; k < ne0; ++k) row[k] = 0.9f + 0.2f * rng.uniform();
+  } else {
+    rng.normal(row, ne0, t.stddev);
+  }
+}
+
 Status fill_tensor(const TensorSpec& t, const Options& o, int n_threads,
                    std::vector<uint8_t>* out) {
   MLXS_RETURN_IF_ERROR(check_encodable(t.type));
@@ -143,30 +158,23 @@ Status fill_tensor(const TensorSpec& t, const Options& o, int n_threads,
   const size_t rbytes = row_size(t.type, ne0);
   out->assign(rbytes * static_cast<size_t>(rows), 0);
 
-  if (t.init == Init::kRopeFreqs) {
-    std::vector<float> f = llama3_rope_factors(2 * ne0, o.rope_base, o.ctx);
-    encode_row(t.type, f.data(), ne0, out->data());
-    return Status::Ok();
-  }
-
-  const uint64_t tensor_seed = mix_seed(o.seed, hash_name(t.name));
   auto work = [&](int64_t r0, int64_t r1) {
     std::vector<float> row(static_cast<size_t>(ne0));
     for (int64_t r = r0; r < r1; ++r) {
-      Rng rng(mix_seed(tensor_seed, static_cast<uint64_t>(r)));
-      if (t.init == Init::kNorm) {
-        for (auto& x : row) x = 0.9f + 0.2f * rng.uniform();
-      } else {
-        rng.normal(row.data(), ne0, t.stddev);
-      }
+      generate_row(t, o, r, row.data());
       encode_row(t.type, row.data(), ne0, out->data() + rbytes * static_cast<size_t>(r));
     }
   };
-  // Small tensors are not worth a thread.
-  const int64_t threads = std::clamp<int64_t>(n / (int64_t{1} << 16), 1, n_threads);
+  parallel_rows(rows, n, n_threads, work);
+  return Status::Ok();
+}
+
+void parallel_rows(int64_t rows, int64_t n_elements, int n_threads,
+                   const std::function<void(int64_t, int64_t)>& work) {
+  const int64_t threads = std::clamp<int64_t>(n_elements / (int64_t{1} << 16), 1, n_threads);
   if (threads <= 1 || rows < 2) {
     work(0, rows);
-    return Status::Ok();
+    return;
   }
   std::vector<std::thread> pool;
   const int64_t per = (rows + threads - 1) / threads;
@@ -175,7 +183,6 @@ Status fill_tensor(const TensorSpec& t, const Options& o, int n_threads,
     if (r0 < r1) pool.emplace_back(work, r0, r1);
   }
   for (auto& th : pool) th.join();
-  return Status::Ok();
 }
 
 }  // namespace mlxs::testmodel

@@ -1,6 +1,6 @@
 // The tokenizer.json path against the reference vectors: each vocabulary GGUF in
 // ../shared/testdata/tokenizers is turned into the tokenizer.json + tokenizer_config.json
-// Hugging Face publishes for that kind of model (hf_from_gguf.h), loaded with
+// Hugging Face publishes for that kind of model (tools/testmodel/hf_tokenizer.h), loaded with
 // Tokenizer::from_hf_files, and must give the expected ids, and the same ids, BOS/EOS and
 // decoded text as the GGUF tokenizer.
 #include <gtest/gtest.h>
@@ -14,7 +14,7 @@
 
 #include <unistd.h>
 
-#include "hf_from_gguf.h"
+#include "testmodel/hf_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 #include "vocab_vectors.h"
 
@@ -22,10 +22,10 @@ namespace mlxs {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::export_hf;
+using testmodel::export_hf;
 using testing::ids_to_string;
-using testing::MergeForm;
-using testing::SpmLayout;
+using testmodel::MergeForm;
+using testmodel::SpmLayout;
 
 void write(const fs::path& p, const std::string& text) {
   std::ofstream out(p, std::ios::binary);
@@ -47,7 +47,7 @@ void check_vocab(const std::string& name, SpmLayout layout, MergeForm form) {
   ASSERT_TRUE(gguf_tok.ok()) << gguf_tok.status().message();
   const Tokenizer& g = *gguf_tok.value();
 
-  const testing::HfExport ex = export_hf(*file.value(), layout, form);
+  const testmodel::HfExport ex = export_hf(*file.value(), layout, form);
   ASSERT_TRUE(ex.error.empty()) << ex.error;
   const fs::path out_dir = fs::temp_directory_path() /
                            ("mlxs_hf_" + name + "_" + std::to_string(::getpid()) + "_" +

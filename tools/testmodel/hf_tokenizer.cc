@@ -1,50 +1,67 @@
-// Test helper: writes the tokenizer.json + tokenizer_config.json that Hugging Face
-// publishes for the model a vocabulary GGUF was converted from, so the tokenizer.json
-// path can be checked against the same reference vectors as the GGUF path.
-//
-// The layouts follow the public files: Llama 2 / TinyLlama / Phi-3 (BPE with byte_fallback,
-// normalizer Sequence[Prepend("▁"), Replace(" ", "▁")], decoder Replace/ByteFallback/Fuse/
-// Strip, merges generated from the SentencePiece scores the way transformers'
-// convert_slow_tokenizer does), the newer Metaspace variant of the same (pre_tokenizer
-// Metaspace, prepend_scheme "first"), GPT-2 (ByteLevel with its regex), StarCoder
-// (Digits + ByteLevel) and DeepSeek (Split regexes + Digits + ByteLevel without regex).
-#pragma once
-
-#include <nlohmann/json.hpp>
+#include "testmodel/hf_tokenizer.h"
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <string>
+#include <optional>
+#include <nlohmann/json.hpp>
 #include <unordered_map>
-#include <vector>
 
-#include "model/gguf.h"
 #include "tokenizer/pretokenizer.h"
-#include "tokenizer/tokenizer.h"
 
-namespace mlxs::testing {
+namespace mlxs::testmodel {
+namespace {
 
-enum class SpmLayout { kLegacyNormalizer, kMetaspace };
-enum class MergeForm { kString, kPair };
-
-struct HfExport {
-  std::string tokenizer_json;
-  std::string config_json;
-  std::string error;  // non-empty when the GGUF has no counterpart here
-};
-
-inline size_t codepoints(const std::string& s) {
+size_t codepoints(const std::string& s) {
   size_t n = 0;
   for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
   return n;
 }
 
-// transformers' generate_merges(vocab, vocab_scores): every split of every piece into two
-// pieces, ordered by the piece's score (highest first), then by the lengths of the two
-// parts (longest first), ties kept in vocabulary order (Python's sort is stable).
-inline std::vector<std::pair<std::string, std::string>> spm_merges(
+nlohmann::json byte_level(bool use_regex) {
+  return {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true},
+          {"use_regex", use_regex}};
+}
+
+nlohmann::json split(const std::string& regex) {
+  return {{"type", "Split"}, {"pattern", {{"Regex", regex}}}, {"behavior", "Isolated"},
+          {"invert", false}};
+}
+
+// The pre_tokenizer Hugging Face publishes for a tokenizer.ggml.pre value.
+bool byte_level_pre_tokenizer(const std::string& pre, nlohmann::json* out) {
+  using J = nlohmann::json;
+  if (pre == "gpt-2" || pre == "gpt2" || pre == "default") {
+    *out = byte_level(true);
+  } else if (pre == "starcoder") {
+    *out = {{"type", "Sequence"},
+            {"pretokenizers", J::array({{{"type", "Digits"}, {"individual_digits", true}},
+                                        byte_level(true)})}};
+  } else if (pre == "deepseek-coder" || pre == "deepseek-llm") {
+    // All but the last regex of the GGUF table are Split steps; the last (\p{N} or
+    // \p{N}+) is the Digits step of the original file.
+    const std::vector<std::string>& pats = *PreTokenizer::patterns_for(pre);
+    J steps = J::array();
+    for (size_t i = 0; i + 1 < pats.size(); ++i) steps.push_back(split(pats[i]));
+    steps.push_back({{"type", "Digits"}, {"individual_digits", pre == "deepseek-coder"}});
+    steps.push_back(byte_level(false));
+    *out = {{"type", "Sequence"}, {"pretokenizers", steps}};
+  } else if (pre == "llama-bpe" || pre == "qwen2") {
+    *out = {{"type", "Sequence"},
+            {"pretokenizers", J::array({split(PreTokenizer::patterns_for(pre)->front()),
+                                        byte_level(false)})}};
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool is_padding(const std::string& text, size_t id) {
+  return text == "[PAD" + std::to_string(id) + "]";
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> spm_merges(
     const std::vector<std::string>& pieces, const std::vector<double>& scores) {
   std::unordered_map<std::string, size_t> id;
   for (size_t i = 0; i < pieces.size(); ++i) id.emplace(pieces[i], i);
@@ -78,49 +95,7 @@ inline std::vector<std::pair<std::string, std::string>> spm_merges(
   return out;
 }
 
-inline nlohmann::json byte_level(bool use_regex) {
-  return {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true},
-          {"use_regex", use_regex}};
-}
-
-inline nlohmann::json split(const std::string& regex) {
-  return {{"type", "Split"}, {"pattern", {{"Regex", regex}}}, {"behavior", "Isolated"},
-          {"invert", false}};
-}
-
-// The pre_tokenizer Hugging Face publishes for a tokenizer.ggml.pre value.
-inline bool byte_level_pre_tokenizer(const std::string& pre, nlohmann::json* out) {
-  using J = nlohmann::json;
-  if (pre == "gpt-2" || pre == "gpt2" || pre == "default") {
-    *out = byte_level(true);
-  } else if (pre == "starcoder") {
-    *out = {{"type", "Sequence"},
-            {"pretokenizers", J::array({{{"type", "Digits"}, {"individual_digits", true}},
-                                        byte_level(true)})}};
-  } else if (pre == "deepseek-coder" || pre == "deepseek-llm") {
-    // All but the last regex of the GGUF table are Split steps; the last (\p{N} or
-    // \p{N}+) is the Digits step of the original file.
-    const std::vector<std::string>& pats = *PreTokenizer::patterns_for(pre);
-    J steps = J::array();
-    for (size_t i = 0; i + 1 < pats.size(); ++i) steps.push_back(split(pats[i]));
-    steps.push_back({{"type", "Digits"}, {"individual_digits", pre == "deepseek-coder"}});
-    steps.push_back(byte_level(false));
-    *out = {{"type", "Sequence"}, {"pretokenizers", steps}};
-  } else if (pre == "llama-bpe" || pre == "qwen2") {
-    *out = {{"type", "Sequence"},
-            {"pretokenizers", J::array({split(PreTokenizer::patterns_for(pre)->front()),
-                                        byte_level(false)})}};
-  } else {
-    return false;
-  }
-  return true;
-}
-
-inline bool is_padding(const std::string& text, size_t id) {
-  return text == "[PAD" + std::to_string(id) + "]";
-}
-
-inline HfExport export_hf(const GgufFile& file, SpmLayout layout, MergeForm form) {
+HfExport export_hf(const GgufFile& file, SpmLayout layout, MergeForm form) {
   using J = nlohmann::json;
   HfExport ex;
   const std::string kind = file.get_string("tokenizer.ggml.model").value_or("");
@@ -261,4 +236,4 @@ inline HfExport export_hf(const GgufFile& file, SpmLayout layout, MergeForm form
   return ex;
 }
 
-}  // namespace mlxs::testing
+}  // namespace mlxs::testmodel
