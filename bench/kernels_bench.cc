@@ -14,6 +14,7 @@
 
 #include "base/cpu_features.h"
 #include "base/thread_pool.h"
+#include "kernels/affine.h"
 #include "kernels/dot_kernels.h"
 #include "kernels/matmul.h"
 #include "kernels/quant.h"
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
     else if (a == "--quick") min_time = 0.1;
     else if (a == "--type" && i + 1 < argc) only = argv[++i];
     else {
-      std::fprintf(stderr, "usage: kernels_bench [--threads N] [--quick] [--type q4_0]\n");
+      std::fprintf(stderr, "usage: kernels_bench [--threads N] [--quick] [--type q4_0|mlx4|mlx8]\n");
       return 2;
     }
   }
@@ -103,6 +104,45 @@ int main(int argc, char** argv) {
       const double t64 = time_per_call([&](int64_t) { run(64, 0); }, min_time);
       const double flop = 2.0 * rows * cols;
       std::printf("%-5s %5lldx%-5lld %10.1f %10.1f %13.1f %14.1f\n", type_name(t), static_cast<long long>(rows),
+                  static_cast<long long>(cols), bytes / cold * 1e-9, bytes / hot * 1e-9, 8 * flop / t8 * 1e-9,
+                  64 * flop / t64 * 1e-9);
+      std::fflush(stdout);
+    }
+  }
+
+  // MLX affine matrices (mlx-lm's default 4-bit, group 64, and 8-bit), f16 scales and
+  // biases: codes are uniform random, which is all the kernels' speed depends on.
+  for (int bits : {4, 8}) {
+    const std::string name = "mlx" + std::to_string(bits);
+    if (!only.empty() && only != name) continue;
+    for (auto [rows, cols] : shapes) {
+      AffineMatrix proto{bits, 64, cols, rows, nullptr, nullptr, nullptr, GgmlType::F16};
+      const size_t q_bytes = proto.row_bytes() * rows, s_bytes = 2 * size_t(rows) * proto.n_groups();
+      const size_t bytes = proto.total_bytes();
+      const size_t copies = std::max<size_t>(2, (size_t(8) * 36 << 20) / bytes);
+      std::vector<uint8_t> data(bytes * copies);
+      for (size_t i = 0; i < q_bytes; ++i) data[i] = static_cast<uint8_t>(rng());
+      for (size_t i = 0; i < 2 * s_bytes; i += 2) {
+        const uint16_t h = i < s_bytes ? 0x1c00 : 0xa400;  // scale 2^-8, bias -2^-6
+        std::memcpy(&data[q_bytes + i], &h, 2);
+      }
+      for (size_t c = 1; c < copies; ++c) std::memcpy(data.data() + c * bytes, data.data(), bytes);
+
+      std::vector<float> x(64 * cols), out(64 * rows);
+      for (auto& v : x) v = dist(rng);
+      auto run = [&](int64_t n_tokens, size_t copy) {
+        AffineMatrix w = proto;
+        w.q = data.data() + copy * bytes;
+        w.scales = w.q + q_bytes;
+        w.biases = w.scales + s_bytes;
+        matmul(w, x.data(), n_tokens, out.data(), pool);
+      };
+      const double cold = time_per_call([&](int64_t i) { run(1, static_cast<size_t>(i) % copies); }, min_time);
+      const double hot = time_per_call([&](int64_t) { run(1, 0); }, min_time);
+      const double t8 = time_per_call([&](int64_t) { run(8, 0); }, min_time);
+      const double t64 = time_per_call([&](int64_t) { run(64, 0); }, min_time);
+      const double flop = 2.0 * rows * cols;
+      std::printf("%-5s %5lldx%-5lld %10.1f %10.1f %13.1f %14.1f\n", name.c_str(), static_cast<long long>(rows),
                   static_cast<long long>(cols), bytes / cold * 1e-9, bytes / hot * 1e-9, 8 * flop / t8 * 1e-9,
                   64 * flop / t64 * 1e-9);
       std::fflush(stdout);

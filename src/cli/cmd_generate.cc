@@ -16,8 +16,8 @@ int cmd_generate(int argc, char** argv) {
   Args args({"--model", "--prompt", "--n-predict", "--temperature", "--top-k", "--top-p",
              "--min-p", "--repeat-penalty", "--repeat-last-n", "--presence-penalty",
              "--frequency-penalty", "--seed", "--stop", "--threads", "--ctx-size", "--kv-type",
-             "--logprobs", "--file"},
-            {"--json", "--ignore-eos", "--no-bos", "--help"},
+             "--logprobs", "--file", "--system"},
+            {"--json", "--ignore-eos", "--no-bos", "--chat", "--help"},
             {{"-m", "--model"}, {"-p", "--prompt"}, {"-n", "--n-predict"}, {"-t", "--threads"},
              {"-c", "--ctx-size"}, {"-s", "--seed"}, {"-f", "--file"}, {"-h", "--help"}});
   std::string err = args.parse(argc, argv, 2);
@@ -27,8 +27,9 @@ int cmd_generate(int argc, char** argv) {
         "         [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--repeat-last-n N]\n"
         "         [--presence-penalty X] [--frequency-penalty X] [--seed S] [--stop TEXT]\n"
         "         [--logprobs N] [--ignore-eos] [--no-bos] [-t THREADS] [-c CTX] [--kv-type f16|f32]\n"
-        "         [--json]\n"
-        "Streams the completion to stdout; --json prints one JSON object instead.");
+        "         [--chat [--system TEXT]] [--json]\n"
+        "Streams the completion to stdout; --json prints one JSON object instead.\n"
+        "--chat sends the prompt as a user message through the model's chat template.");
     return 0;
   }
   if (err.empty() && !args.get("--model")) err = "missing -m MODEL";
@@ -82,6 +83,18 @@ int cmd_generate(int argc, char** argv) {
   if (!engine.ok()) {
     std::fprintf(stderr, "mlx-serving generate: %s\n", engine.status().message().c_str());
     return 1;
+  }
+  if (args.has("--chat")) {
+    nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+    if (auto sys = args.get("--system")) messages.push_back({{"role", "system"}, {"content", *sys}});
+    messages.push_back({{"role", "user"}, {"content", req.prompt}});
+    auto prompt = engine.value()->chat().render(messages, nullptr, true);
+    if (!prompt.ok()) {
+      std::fprintf(stderr, "mlx-serving generate: %s\n", prompt.status().message().c_str());
+      return 1;
+    }
+    req.prompt = std::move(prompt.value());
+    req.add_special = false;  // the template writes BOS itself
   }
   const bool json = args.has("--json");
   auto stream = engine.value()->generate(req);

@@ -16,6 +16,7 @@ void usage(FILE* out) {
       "  perplexity  perplexity of a text file (llama.cpp's method)\n"
       "  bench       prompt-processing and generation speed (llama-bench's pp/tg)\n"
       "  logits      raw logits of a token sequence as JSON (for reference checks)\n"
+      "  template    render the model's chat template for a conversation\n"
       "Run 'mlx-serving COMMAND --help' for the options of a command.\n",
       out);
 }
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   if (cmd == "perplexity") return mlxs::cli::cmd_perplexity(argc, argv);
   if (cmd == "bench") return mlxs::cli::cmd_bench(argc, argv);
   if (cmd == "logits") return mlxs::cli::cmd_logits(argc, argv);
+  if (cmd == "template") return mlxs::cli::cmd_template(argc, argv);
   std::fprintf(stderr, "mlx-serving: unknown command '%s'\n", cmd.c_str());
   usage(stderr);
   return 2;

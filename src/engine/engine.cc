@@ -29,6 +29,16 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options) {
     return Status::Error("step_token_budget must be at least max_sequences");
   if (o.kv_cache_tokens <= 0) o.kv_cache_tokens = o.n_ctx * o.max_sequences;
 
+  const ModelSource& src = model.value()->source();
+  ChatTemplateSource tsrc;
+  if (src.format == ModelSource::Format::kGguf) {
+    tsrc = chat_template_source(*src.gguf);
+  } else {
+    auto t = load_chat_template_source(src.path);
+    if (!t.ok()) return t.status();
+    tsrc = std::move(t.value());
+  }
+  e->chat_ = std::make_unique<ChatFormatter>(ChatFormatter::for_model(std::move(tsrc), *tok.value()));
   e->model_ = std::move(model.value());
   e->tokenizer_ = std::move(tok.value());
   e->pool_ = std::make_unique<ThreadPool>(o.n_threads);
@@ -44,6 +54,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options) {
   so.step_token_budget = o.step_token_budget;
   so.n_ctx = o.n_ctx;
   e->scheduler_ = std::make_unique<Scheduler>(*e->model_, *e->tokenizer_, *e->cache_, *e->pool_, so);
+  log_info("chat template: " + e->chat_->source().origin);
   log_info("loaded " + c.describe() + "; context " + std::to_string(o.n_ctx) + ", " +
            std::to_string(o.n_threads) + " threads, KV cache " +
            std::to_string(e->cache_->bytes() >> 20) + " MiB");

@@ -8,6 +8,7 @@
 
 #include "base/status.h"
 #include "base/thread_pool.h"
+#include "engine/chat_format.h"
 #include "engine/generation.h"
 #include "engine/kv_cache.h"
 #include "engine/model.h"
@@ -39,6 +40,9 @@ class Engine {
   std::shared_ptr<GenerationStream> generate(GenerateRequest request);
 
   const Tokenizer& tokenizer() const { return *tokenizer_; }
+  // The model's chat template (or ChatML); render() turns messages into a prompt to send
+  // with add_special = false (templates write BOS themselves).
+  const ChatFormatter& chat() const { return *chat_; }
   const ModelConfig& config() const { return model_->config(); }
   const EngineOptions& options() const { return options_; }
   int n_ctx() const { return options_.n_ctx; }
@@ -53,6 +57,7 @@ class Engine {
   EngineOptions options_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<ChatFormatter> chat_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<KvCache> cache_;
   std::unique_ptr<Scheduler> scheduler_;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "engine/hf_quant.h"
 #include "engine/model_source.h"
 #include "model/safetensors.h"
 
@@ -61,11 +62,8 @@ Result<ModelSource> open_hf_folder(const std::string& dir) {
   auto cfg = ModelConfig::from_hf_config(text, config_path);
   if (!cfg.ok()) return cfg.status();
   nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  for (const char* key : {"quantization", "quantization_config"}) {
-    if (j.contains(key) && j[key].is_object())
-      return Status::Error(config_path + ": \"" + key + "\" (" + j[key].dump() +
-                           "): quantized folders are not supported by this build");
-  }
+  auto quant = MlxQuantization::from_config(j, config_path);
+  if (!quant.ok()) return quant.status();
 
   auto set = SafetensorsSet::open_folder(dir);
   if (!set.ok()) return set.status();
@@ -76,10 +74,20 @@ Result<ModelSource> open_hf_folder(const std::string& dir) {
   for (const auto& [name, t] : set.value()->tensors()) {
     std::string g = gguf_name(name);
     if (g.empty()) continue;
+    s.origins_[g] = t.file + " ('" + name + "' as '" + g + "')";
+    // An MLX-quantized module: X.weight holds packed codes, X.scales and X.biases beside it.
+    const std::string module = name.ends_with(".weight") ? name.substr(0, name.size() - 7) : name;
+    if (name.ends_with(".weight") && set.value()->find(module + ".scales")) {
+      auto m = bind_mlx_matrix(*set.value(), module, quant.value(), config_path);
+      if (!m.ok()) return m.status();
+      s.affine.emplace(g, m.value());
+      continue;
+    }
     auto type = ggml_type_of(t.dtype);
     if (!type)
       return Status::Error(t.file + ": tensor '" + name + "' has dtype " + st_dtype_name(t.dtype) +
-                           " (supported: F32, F16, BF16)");
+                           " (supported: F32, F16, BF16" +
+                           (t.dtype == StDtype::U32 ? "; packed MLX codes need '" + module + ".scales' beside them)" : ")"));
     GgufTensor gt;
     gt.name = g;
     gt.type = *type;
@@ -87,11 +95,13 @@ Result<ModelSource> open_hf_folder(const std::string& dir) {
     gt.ne.assign(t.shape.rbegin(), t.shape.rend());
     gt.data = t.data;
     gt.nbytes = t.nbytes;
-    s.origins_[g] = t.file + " ('" + name + "' as '" + g + "')";
     s.tensors.emplace(g, std::move(gt));
   }
   // A tied head reuses the embedding; when the config ties them, an lm_head copy is ignored.
-  if (j.value("tie_word_embeddings", false)) s.tensors.erase("output.weight");
+  if (j.value("tie_word_embeddings", false)) {
+    s.tensors.erase("output.weight");
+    s.affine.erase("output.weight");
+  }
   s.keep_alive = set.value();
   return s;
 }

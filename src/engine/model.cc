@@ -55,7 +55,7 @@ void Model::forward(std::span<const BatchSeq> batch, KvCache& cache, ThreadPool&
     int64_t t = 0;
     for (size_t b = 0; b < batch.size(); ++b) {
       for (int j = 0; j < batch[b].n_tokens; ++j, ++t) {
-        kern::get_row(weights_.token_embd, batch[b].tokens[j], &s_.x[t * d]);
+        get_row(weights_.token_embd, batch[b].tokens[j], &s_.x[t * d]);
         s_.tok_seq[t] = static_cast<int>(b);
         s_.tok_pos[t] = batch[b].pos + j;
       }
@@ -68,9 +68,9 @@ void Model::forward(std::span<const BatchSeq> batch, KvCache& cache, ThreadPool&
 
     // Attention block.
     for (int64_t t = 0; t < T; ++t) kern::rms_norm(&s_.x[t * d], w.attn_norm.data(), &s_.xn[t * d], d, c.rms_eps);
-    kern::matmul(w.wq, s_.xn.data(), T, s_.q.data(), pool);
-    kern::matmul(w.wk, s_.xn.data(), T, s_.k.data(), pool);
-    kern::matmul(w.wv, s_.xn.data(), T, s_.v.data(), pool);
+    matmul(w.wq, s_.xn.data(), T, s_.q.data(), pool);
+    matmul(w.wk, s_.xn.data(), T, s_.k.data(), pool);
+    matmul(w.wv, s_.xn.data(), T, s_.v.data(), pool);
     for (int64_t t = 0; t < T; ++t) {
       if (c.qkv_bias) {
         kern::add_inplace(&s_.q[t * qd], w.bq.data(), qd);
@@ -92,15 +92,15 @@ void Model::forward(std::span<const BatchSeq> batch, KvCache& cache, ThreadPool&
       }
     }
     attention(l, batch, cache, pool);
-    kern::matmul(w.wo, s_.attn.data(), T, s_.proj.data(), pool);
+    matmul(w.wo, s_.attn.data(), T, s_.proj.data(), pool);
     kern::add_inplace(s_.x.data(), s_.proj.data(), T * d);
 
     // Feed-forward block (SwiGLU).
     for (int64_t t = 0; t < T; ++t) kern::rms_norm(&s_.x[t * d], w.ffn_norm.data(), &s_.xn[t * d], d, c.rms_eps);
-    kern::matmul(w.w_gate, s_.xn.data(), T, s_.gate.data(), pool);
-    kern::matmul(w.w_up, s_.xn.data(), T, s_.up.data(), pool);
+    matmul(w.w_gate, s_.xn.data(), T, s_.gate.data(), pool);
+    matmul(w.w_up, s_.xn.data(), T, s_.up.data(), pool);
     kern::silu_mul_inplace(s_.gate.data(), s_.up.data(), T * ff);
-    kern::matmul(w.w_down, s_.gate.data(), T, s_.proj.data(), pool);
+    matmul(w.w_down, s_.gate.data(), T, s_.proj.data(), pool);
     kern::add_inplace(s_.x.data(), s_.proj.data(), T * d);
   }
 
@@ -121,7 +121,7 @@ void Model::forward(std::span<const BatchSeq> batch, KvCache& cache, ThreadPool&
   if (n_rows == 0) return;
   size_t base = logits->size();
   logits->resize(base + n_rows * c.n_vocab);
-  kern::matmul(weights_.output, s_.xn.data(), n_rows, logits->data() + base, pool);
+  matmul(weights_.output, s_.xn.data(), n_rows, logits->data() + base, pool);
 }
 
 void Model::attention(int layer, std::span<const BatchSeq> batch, KvCache& cache, ThreadPool& pool) {

@@ -27,6 +27,11 @@ const GgufTensor* ModelSource::find(const std::string& name) const {
   return it == tensors.end() ? nullptr : &it->second;
 }
 
+const kern::AffineMatrix* ModelSource::find_affine(const std::string& name) const {
+  auto it = affine.find(name);
+  return it == affine.end() ? nullptr : &it->second;
+}
+
 namespace {
 Result<std::unique_ptr<Tokenizer>> hf_folder_tokenizer(const std::string& dir) {
   namespace fs = std::filesystem;

@@ -9,6 +9,7 @@
 
 #include "base/status.h"
 #include "engine/model_config.h"
+#include "kernels/affine.h"
 #include "model/gguf.h"
 
 namespace mlxs {
@@ -19,6 +20,9 @@ struct ModelSource {
   std::string path;  // the file or folder given
   ModelConfig config;
   std::map<std::string, GgufTensor> tensors;  // by GGUF name ("blk.0.attn_q.weight")
+  // MLX-quantized matrices of a folder (codes, scales and biases), by the GGUF name of the
+  // weight. A name is in `tensors` or here, never both.
+  std::map<std::string, kern::AffineMatrix> affine;
   std::shared_ptr<GgufFile> gguf;             // kGguf: the file (tokenizer metadata, template)
   std::shared_ptr<const void> keep_alive;     // kHfFolder: the safetensors maps
 
@@ -26,6 +30,7 @@ struct ModelSource {
   static Result<ModelSource> open(const std::string& path);
 
   const GgufTensor* find(const std::string& name) const;
+  const kern::AffineMatrix* find_affine(const std::string& name) const;
   // Where a tensor came from, for messages ("model.gguf", "folder/model-00001.safetensors").
   std::string origin(const std::string& name) const;
 

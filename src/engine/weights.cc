@@ -9,8 +9,17 @@ class Binder {
  public:
   Binder(const ModelSource& src) : src_(src) {}
 
-  // Binds a 2-D matrix with `cols` elements per row and `rows` rows.
-  Status matrix(const std::string& name, int64_t cols, int64_t rows, kern::WeightMatrix* out) {
+  // Binds a 2-D matrix with `cols` elements per row and `rows` rows: a GGUF-typed tensor or
+  // an MLX affine-quantized one.
+  Status matrix(const std::string& name, int64_t cols, int64_t rows, Linear* out) {
+    if (const kern::AffineMatrix* a = src_.find_affine(name)) {
+      if (a->n_cols != cols || a->n_rows != rows)
+        return Status::Error(where(name) + " holds " + std::to_string(a->n_rows) + " rows of " +
+                             std::to_string(a->n_cols) + " " + std::to_string(a->bits) +
+                             "-bit codes, expected " + std::to_string(rows) + " rows of " + std::to_string(cols));
+      out->m = *a;
+      return Status::Ok();
+    }
     const GgufTensor* t = src_.find(name);
     if (!t) return Status::Error(src_.path + ": missing tensor '" + name + "'");
     if (t->ne.size() != 2 || t->ne[0] != cols || t->ne[1] != rows)
@@ -20,7 +29,7 @@ class Binder {
     if (!ops || !ops->vec_dot)
       return Status::Error(where(name) + " has type " + type_name(t->type) +
                            ", which cannot be used for matrix products");
-    *out = {t->type, cols, rows, t->data};
+    out->m = kern::WeightMatrix{t->type, cols, rows, t->data};
     return Status::Ok();
   }
 
@@ -38,7 +47,7 @@ class Binder {
     return Status::Ok();
   }
 
-  bool has(const std::string& name) const { return src_.find(name) != nullptr; }
+  bool has(const std::string& name) const { return src_.find(name) || src_.find_affine(name); }
 
  private:
   // Messages name the file the tensor came from and, for folders, its original name.
@@ -87,11 +96,10 @@ Result<ModelWeights> ModelWeights::load(const ModelSource& src) {
 }
 
 size_t ModelWeights::matrix_bytes() const {
-  auto bytes = [](const kern::WeightMatrix& m) { return row_size(m.type, m.n_cols) * m.n_rows; };
-  size_t total = bytes(output);
+  size_t total = output.bytes();
   for (const auto& l : layers)
-    total += bytes(l.wq) + bytes(l.wk) + bytes(l.wv) + bytes(l.wo) + bytes(l.w_gate) +
-             bytes(l.w_up) + bytes(l.w_down);
+    total += l.wq.bytes() + l.wk.bytes() + l.wv.bytes() + l.wo.bytes() + l.w_gate.bytes() +
+             l.w_up.bytes() + l.w_down.bytes();
   return total;
 }
 

@@ -1,5 +1,5 @@
 // The tensors of a Llama-family model, bound by name and checked against the config.
-// Matrices stay in the file's (quantized) type inside the memory map; small vectors
+// Matrices stay in the file's (quantized) form inside the memory map; small vectors
 // (norms, biases, rope factors) are converted to float once.
 #pragma once
 
@@ -8,24 +8,24 @@
 
 #include "base/status.h"
 #include "engine/model_config.h"
-#include "kernels/matmul.h"
+#include "engine/linear.h"
 #include "engine/model_source.h"
 
 namespace mlxs {
 
 struct LayerWeights {
   std::vector<float> attn_norm;
-  kern::WeightMatrix wq, wk, wv, wo;
+  Linear wq, wk, wv, wo;
   std::vector<float> bq, bk, bv;  // empty unless the architecture has QKV bias
   std::vector<float> ffn_norm;
-  kern::WeightMatrix w_gate, w_up, w_down;
+  Linear w_gate, w_up, w_down;
 };
 
 struct ModelWeights {
-  kern::WeightMatrix token_embd;  // n_vocab rows of n_embd
+  Linear token_embd;        // n_vocab rows of n_embd
   std::vector<LayerWeights> layers;
   std::vector<float> output_norm;
-  kern::WeightMatrix output;      // the embedding itself when the head is tied
+  Linear output;                  // the embedding itself when the head is tied
   std::vector<float> rope_freqs;  // per rotated pair divisor (Llama 3 scaling); may be empty
   bool tied_output = false;
 

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "kernels/dot_kernels.h"
+#include "kernels/gemm_tiles.h"
 #include "kernels/quant_impl.h"
 
 namespace mlxs::kern::detail {
@@ -404,29 +405,21 @@ struct Float {
   }
 };
 
+// Kernels written for one weight row and up to kMaxTokens tokens: a register tile of one
+// row, repeated per row.
 template <class K>
-void vec_dot_of(int64_t n, const void* w, const void* x, float* out) {
-  K::template run<1>(n, w, x, 0, out, 0);
-}
-
-template <class K>
-void tile_of(int64_t n, const void* w, const void* x, size_t xs, int nt, float* out, int64_t os) {
-  switch (nt) {
-    case 1: K::template run<1>(n, w, x, xs, out, os); break;
-    case 2: K::template run<2>(n, w, x, xs, out, os); break;
-    case 3: K::template run<3>(n, w, x, xs, out, os); break;
-    default: K::template run<4>(n, w, x, xs, out, os); break;
+struct OneRow {
+  static constexpr bool kPrepared = false;
+  static constexpr int kRows = 1, kTokens = kMaxTokens, kRowsOneToken = 1;
+  template <int RM, int RN>
+  static void micro(int64_t n, const uint8_t* w, size_t ws, const uint8_t* xp, size_t xps, float* out, int64_t os) {
+    for (int r = 0; r < RM; ++r) K::template run<RN>(n, w + r * ws, xp, xps, out + r, os);
   }
-}
-static_assert(kMaxTokens == 4, "tile_of dispatches nt = 1..4");
+};
 
 template <class K>
 DotKernel make() {
-  DotKernel k;
-  k.vec_dot = vec_dot_of<K>;
-  k.tile = tile_of<K>;
-  k.max_tokens = kMaxTokens;
-  return k;
+  return Tiles<OneRow<K>>::make();
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "kernels/dot_kernels.h"
+#include "kernels/gemm_tiles.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
@@ -23,7 +24,7 @@
 namespace mlxs::kern::detail {
 namespace {
 
-// 32 zmm registers: eight tokens' accumulators plus the unpacked weights fit.
+// 32 zmm registers: eight tokens' accumulators plus the unpacked weights of one row fit.
 constexpr int kMaxTokens = 8;
 
 inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
@@ -45,74 +46,127 @@ inline float hsum512(__m512 v) {
 }
 
 // ---------------- Q8_0 and Q4_0: two 32-blocks per 512-bit step ----------------
-// s8 * s8 with vpdpbusd (u8 * s8): |w| is the unsigned operand, w's sign moves onto x.
-struct SignedW512 {
-  __m512i abs;
-  __mmask64 neg;
-  explicit SignedW512(__m512i q) : abs(_mm512_abs_epi8(q)), neg(_mm512_movepi8_mask(q)) {}
-  __m512i dot(__m512i x) const {
-    const __m512i sx = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), abs, sx);
+// vpdpbusd multiplies unsigned by signed bytes. The weight codes are made unsigned by an
+// offset c (Q8_0: w + 128, Q4_0: the stored nibble q = w + 8), and each int32 lane starts
+// from -c * (sum of its four x codes), so the lane ends at exactly sum(w * x). That start
+// value belongs to the token and is shared by every weight row of a register tile; the
+// unsigned weights belong to the row and are shared by every token.
+//
+// Per (row, token) and block pair the float steps are those of a single dot product:
+// acc += float(int lanes) * (d_w * d_x), block i in lanes 0-7 and block i+1 in lanes 8-15
+// (an odd last block pairs with zero codes and zero scales), then one fixed horizontal sum.
+
+// Prepared activations: per block pair the 64 codes contiguous (an odd last block padded
+// with zero codes), then one float scale per block (padded with a zero).
+struct PairsX {
+  static constexpr bool kPrepared = true;
+  static int64_t pairs(int64_t n) { return (n / kQK + 1) / 2; }
+  static size_t prep_bytes(int64_t n) { return (static_cast<size_t>(72 * pairs(n)) + 63) & ~size_t{63}; }
+  static void prep(int64_t n, const void* xv, void* dst) {
+    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(xv);
+    const int64_t nb = n / kQK, np = pairs(n);
+    uint8_t* qs = static_cast<uint8_t*>(dst);
+    float* d = reinterpret_cast<float*>(qs + 64 * np);
+    for (int64_t i = 0; i < nb; ++i) {
+      std::memcpy(qs + kQK * i, x[i].qs, kQK);
+      d[i] = h2f(x[i].d);
+    }
+    if (nb & 1) {
+      std::memset(qs + kQK * nb, 0, kQK);
+      d[nb] = 0.f;
+    }
   }
 };
 
+// Lanes 0-7 take element 0, lanes 8-15 element 1.
+inline __m512i halves_index() { return _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0); }
+
+// [h2f(a) x 8, h2f(b) x 8]
+inline __m512 pair_scale(__m512i idx, uint16_t a, uint16_t b) {
+  const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(a | (static_cast<uint32_t>(b) << 16))));
+  return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(f));
+}
+
 struct Q8_0W {
   using W = BlockQ8_0;
-  static __m256i one(const W& b) { return load256(b.qs); }
-  static __m512i two(const W& a, const W& b) { return join(load256(a.qs), load256(b.qs)); }
+  static constexpr char kOffset = static_cast<char>(0x80);
+  static __m256i one(const W& b) { return _mm256_xor_si256(load256(b.qs), _mm256_set1_epi8(kOffset)); }
+  static __m512i two(const W& a, const W& b) {
+    return _mm512_xor_si512(join(load256(a.qs), load256(b.qs)), _mm512_set1_epi8(kOffset));
+  }
 };
 struct Q4_0W {
   using W = BlockQ4_0;
+  static constexpr char kOffset = 8;
   static __m256i one(const W& b) {
     const __m128i v = load128(b.qs);
-    const __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0F));
-    return _mm256_sub_epi8(q, _mm256_set1_epi8(8));
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0F));
   }
   // Both blocks' nibbles are split in one go: [qs_a | qs_b | qs_a >> 4 | qs_b >> 4] masked,
   // then the 128-bit lanes reordered to [lo_a hi_a lo_b hi_b], the element order of x.
   static __m512i two(const W& a, const W& b) {
     const __m256i v = _mm256_set_m128i(load128(b.qs), load128(a.qs));
     const __m512i q = _mm512_and_si512(join(v, _mm256_srli_epi16(v, 4)), _mm512_set1_epi8(0x0F));
-    return _mm512_sub_epi8(_mm512_shuffle_i64x2(q, q, _MM_SHUFFLE(3, 1, 2, 0)), _mm512_set1_epi8(8));
+    return _mm512_shuffle_i64x2(q, q, _MM_SHUFFLE(3, 1, 2, 0));
   }
 };
 
 template <class P>
-struct Legacy512 {
-  template <int NT>
-  static void run(int64_t n, const void* wv, const void* xv, size_t xs, float* out, int64_t os) {
+struct Legacy512 : PairsX {
+  // 16 accumulators, and per token its start value and scales: 4 x 4 fits 32 registers.
+  static constexpr int kRows = 4, kTokens = 4, kRowsOneToken = 8;
+
+  template <int RM, int RN>
+  static void micro(int64_t n, const uint8_t* w, size_t ws, const uint8_t* xp, size_t xps, float* out, int64_t os) {
     using W = typename P::W;
-    const W* w = static_cast<const W*>(wv);
-    const BlockQ8_0* x[NT];
-    __m512 acc[NT];
-    for (int t = 0; t < NT; ++t) {
-      x[t] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(xv) + t * xs);
-      acc[t] = _mm512_setzero_ps();
+    const int64_t nb = n / kQK, np = pairs(n);
+    const W* wr[RM];
+    for (int r = 0; r < RM; ++r) wr[r] = reinterpret_cast<const W*>(w + r * ws);
+    const uint8_t* xq[RN];
+    const float* xd[RN];
+    for (int t = 0; t < RN; ++t) {
+      xq[t] = xp + t * xps;
+      xd[t] = reinterpret_cast<const float*>(xq[t] + 64 * np);
     }
-    const int64_t nb = n / kQK;
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-      const SignedW512 q(P::two(w[i], w[i + 1]));
-      const float d0 = h2f(w[i].d), d1 = h2f(w[i + 1].d);
+    __m512 acc[RM][RN];
+    for (int r = 0; r < RM; ++r)
+      for (int t = 0; t < RN; ++t) acc[r][t] = _mm512_setzero_ps();
+    const __m512i idx = halves_index();
+    const __m512i off = _mm512_set1_epi8(P::kOffset);
+
+    auto step = [&](int64_t j, bool last_single) __attribute__((always_inline)) {
+      __m512i start[RN];
+      __m512 dx[RN];
+      for (int t = 0; t < RN; ++t) {
+        const __m512i x = load512(xq[t] + 64 * j);
+        start[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, x));
+        double d2;
+        std::memcpy(&d2, xd[t] + 2 * j, sizeof d2);
+        dx[t] = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_castpd_ps(_mm_set_sd(d2))));
+      }
 #pragma GCC unroll 8
-      for (int t = 0; t < NT; ++t) {
-        const __m512i p = q.dot(join(load256(x[t][i].qs), load256(x[t][i + 1].qs)));
-        // Lanes 0-7 hold block i's partial sums, lanes 8-15 block i+1's.
-        const __m512 s = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0 * h2f(x[t][i].d)),
-                                              _mm512_set1_ps(d1 * h2f(x[t][i + 1].d)));
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc[t]);
+      for (int r = 0; r < RM; ++r) {
+        const W* b = wr[r] + 2 * j;
+        __m512i q;
+        __m512 dw;
+        if (last_single) {
+          q = _mm512_zextsi256_si512(P::one(b[0]));
+          dw = pair_scale(idx, b[0].d, 0);
+        } else {
+          q = P::two(b[0], b[1]);
+          dw = pair_scale(idx, b[0].d, b[1].d);
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < RN; ++t) {
+          const __m512i p = _mm512_dpbusd_epi32(start[t], q, load512(xq[t] + 64 * j));
+          acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, dx[t]), acc[r][t]);
+        }
       }
-    }
-    if (i < nb) {  // odd block count: the upper half is zero data with zero scale
-      const SignedW512 q(_mm512_zextsi256_si512(P::one(w[i])));
-      const float d0 = h2f(w[i].d);
-      for (int t = 0; t < NT; ++t) {
-        const __m512i p = q.dot(_mm512_zextsi256_si512(load256(x[t][i].qs)));
-        const __m512 s = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0 * h2f(x[t][i].d)), _mm512_setzero_ps());
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc[t]);
-      }
-    }
-    for (int t = 0; t < NT; ++t) out[t * os] = hsum512(acc[t]);
+    };
+    for (int64_t j = 0; j < nb / 2; ++j) step(j, false);
+    if (nb & 1) step(nb / 2, true);
+    for (int r = 0; r < RM; ++r)
+      for (int t = 0; t < RN; ++t) out[t * os + r] = hsum512(acc[r][t]);
   }
 };
 
@@ -284,46 +338,38 @@ struct Float {
   }
 };
 
+// Kernels written for one weight row and up to kMaxTokens tokens: a register tile of one
+// row, repeated per row.
 template <class K>
-void vec_dot_of(int64_t n, const void* w, const void* x, float* out) {
-  K::template run<1>(n, w, x, 0, out, 0);
-}
-
-template <class K>
-void tile_of(int64_t n, const void* w, const void* x, size_t xs, int nt, float* out, int64_t os) {
-  switch (nt) {
-    case 1: K::template run<1>(n, w, x, xs, out, os); break;
-    case 2: K::template run<2>(n, w, x, xs, out, os); break;
-    case 3: K::template run<3>(n, w, x, xs, out, os); break;
-    case 4: K::template run<4>(n, w, x, xs, out, os); break;
-    case 5: K::template run<5>(n, w, x, xs, out, os); break;
-    case 6: K::template run<6>(n, w, x, xs, out, os); break;
-    case 7: K::template run<7>(n, w, x, xs, out, os); break;
-    default: K::template run<8>(n, w, x, xs, out, os); break;
+struct OneRow {
+  static constexpr bool kPrepared = false;
+  static constexpr int kRows = 1, kTokens = kMaxTokens, kRowsOneToken = 1;
+  template <int RM, int RN>
+  static void micro(int64_t n, const uint8_t* w, size_t ws, const uint8_t* xp, size_t xps, float* out, int64_t os) {
+    for (int r = 0; r < RM; ++r) K::template run<RN>(n, w + r * ws, xp, xps, out + r, os);
   }
-}
-static_assert(kMaxTokens == 8, "tile_of dispatches nt = 1..8");
+};
 
 template <class K>
 DotKernel make() {
-  DotKernel k;
-  k.vec_dot = vec_dot_of<K>;
-  k.tile = tile_of<K>;
-  k.max_tokens = kMaxTokens;
-  return k;
+  return Tiles<K>::make();
+}
+template <class K>
+DotKernel make_one_row() {
+  return Tiles<OneRow<K>>::make();
 }
 
 }  // namespace
 
 DotKernel dot_kernel_avx512(GgmlType t) {
   switch (t) {
-    case GgmlType::F32: return make<Float<LoadF32>>();
-    case GgmlType::F16: return make<Float<LoadF16>>();
-    case GgmlType::BF16: return make<Float<LoadBF16>>();
+    case GgmlType::F32: return make_one_row<Float<LoadF32>>();
+    case GgmlType::F16: return make_one_row<Float<LoadF16>>();
+    case GgmlType::BF16: return make_one_row<Float<LoadBF16>>();
     case GgmlType::Q4_0: return make<Legacy512<Q4_0W>>();
     case GgmlType::Q8_0: return make<Legacy512<Q8_0W>>();
-    case GgmlType::Q4_K: return make<KQ4>();
-    case GgmlType::Q6_K: return make<KQ6>();
+    case GgmlType::Q4_K: return make_one_row<KQ4>();
+    case GgmlType::Q6_K: return make_one_row<KQ6>();
     default: return {};
   }
 }

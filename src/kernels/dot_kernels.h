@@ -5,8 +5,10 @@
 // (weight row, activation row) pair is computed by the same sequence of float operations
 // whatever the number of activation rows processed together. A tile kernel processing nt
 // tokens keeps separate accumulators per token and updates them exactly as the nt == 1
-// instantiation does, and vec_dot IS the nt == 1 instantiation. Integer partial sums may be
-// formed in any order (they are exact).
+// instantiation does, and vec_dot IS the nt == 1 instantiation. Likewise a block of several
+// weight rows keeps each (row, token) pair's accumulators apart and updates them as the
+// one-row, one-token instantiation does. Integer partial sums may be formed in any order
+// (they are exact).
 #pragma once
 
 #include <cstddef>
@@ -21,10 +23,30 @@ using TileFn = void (*)(int64_t n, const void* w, const void* x, size_t x_stride
                         float* out, int64_t out_stride);
 using VecDotFn = void (*)(int64_t n, const void* w, const void* x, float* out);
 
+// Some kernels read activations in a layout of their own ("prepared" rows), converted from
+// vec_dot_type rows once per matmul so that the conversion is not repeated per weight row.
+// The conversion is lossless and per row, so it cannot make a token depend on its batch.
+using PrepBytesFn = size_t (*)(int64_t n);
+using PrepFn = void (*)(int64_t n, const void* x, void* dst);
+
+// The block kernel: out[t * out_stride + r] = dot(row r of w, prepared row t) for r < nr,
+// t < nt, rows w_stride bytes apart, prepared rows xp_stride bytes apart (prepared rows
+// start 64-byte aligned when xp_stride and xp are). Any nr, nt >= 1.
+using GemmFn = void (*)(int64_t n, const void* w, size_t w_stride, int nr, const void* xp,
+                        size_t xp_stride, int nt, float* out, int64_t out_stride);
+
 struct DotKernel {
   VecDotFn vec_dot = nullptr;
   TileFn tile = nullptr;
   int max_tokens = 0;
+  GemmFn gemm = nullptr;
+  // Both null: gemm reads vec_dot_type rows as they are.
+  PrepBytesFn prep_bytes = nullptr;
+  PrepFn prep = nullptr;
+  // Tokens (and rows) the register tile of gemm covers at once: matmul sizes its work
+  // items in multiples of these.
+  int tile_tokens = 1;
+  int tile_rows = 1;
   explicit operator bool() const { return vec_dot != nullptr; }
 };
 

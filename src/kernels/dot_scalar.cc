@@ -207,11 +207,19 @@ void tile_of(int64_t n, const void* w, const void* x, size_t x_stride, int nt, f
 }
 
 template <VecDotFn F>
+void gemm_of(int64_t n, const void* w, size_t w_stride, int nr, const void* x, size_t x_stride, int nt,
+             float* out, int64_t out_stride) {
+  for (int r = 0; r < nr; ++r)
+    tile_of<F>(n, static_cast<const uint8_t*>(w) + r * w_stride, x, x_stride, nt, out + r, out_stride);
+}
+
+template <VecDotFn F>
 DotKernel make() {
   DotKernel k;
   k.vec_dot = F;
   k.tile = tile_of<F>;
   k.max_tokens = 8;
+  k.gemm = gemm_of<F>;
   return k;
 }
 

@@ -13,9 +13,9 @@
 namespace mlxs::kern {
 namespace {
 
-// Rows handled together inside a work item: while this group of weight rows is walked
-// once per tile of tokens it stays in L2, and each tile's activations stay in L1.
-constexpr int64_t kRowGroup = 16;
+// Activations of one token chunk are sized to stay in L2 while the chunk's weight rows
+// stream past them.
+constexpr size_t kTokenChunkBytes = 256 * 1024;
 
 [[noreturn]] void fail(const std::string& msg) {
   log_error("matmul: " + msg);
@@ -23,7 +23,16 @@ constexpr int64_t kRowGroup = 16;
 }
 
 // Per calling thread, grows to the largest batch seen; matmul never runs nested.
+// Per calling thread, grows to the largest batch seen; matmul never runs nested. 64-byte
+// aligned so that prepared rows with a 64-byte multiple stride start on cache lines.
 uint8_t* activation_scratch(size_t bytes) {
+  static thread_local std::vector<uint8_t> buf;
+  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
+  return buf.data() + (-reinterpret_cast<uintptr_t>(buf.data()) & 63);
+}
+
+// One vec_dot_type row, for kernels that prepare activations from it.
+uint8_t* row_scratch(size_t bytes) {
   static thread_local std::vector<uint8_t> buf;
   if (buf.size() < bytes) buf.resize(bytes);
   return buf.data();
@@ -41,61 +50,64 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* out,
     fail("row length " + std::to_string(n) + " is not a multiple of the block size");
 
   // Activations are converted once per call, not once per row: every row reuses them.
-  const uint8_t* xq;
-  size_t x_stride;
-  if (ops->vec_dot_type == GgmlType::F32) {
-    xq = reinterpret_cast<const uint8_t*>(x);
-    x_stride = static_cast<size_t>(n) * sizeof(float);
+  // Kernels with a layout of their own get it from the vec_dot_type row, still per token.
+  const GgmlType vdt = ops->vec_dot_type;
+  const uint8_t* xp;
+  size_t xps;
+  if (vdt == GgmlType::F32 && k.prep == nullptr) {
+    xp = reinterpret_cast<const uint8_t*>(x);
+    xps = static_cast<size_t>(n) * sizeof(float);
   } else {
-    const QuantOps* xops = quant_ops(ops->vec_dot_type);
-    x_stride = row_size(ops->vec_dot_type, n);
-    uint8_t* buf = activation_scratch(x_stride * static_cast<size_t>(n_tokens));
+    const QuantOps* xops = quant_ops(vdt);
+    const size_t q_bytes = row_size(vdt, n);
+    xps = k.prep ? (k.prep_bytes(n) + 63) / 64 * 64 : q_bytes;
+    uint8_t* buf = activation_scratch(xps * static_cast<size_t>(n_tokens));
     auto convert = [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) xops->from_float(x + t * n, buf + t * x_stride, n);
+      for (int64_t t = t0; t < t1; ++t) {
+        uint8_t* dst = buf + t * xps;
+        if (k.prep == nullptr) {
+          xops->from_float(x + t * n, dst, n);
+        } else if (vdt == GgmlType::F32) {
+          k.prep(n, x + t * n, dst);
+        } else {
+          uint8_t* q = row_scratch(q_bytes);
+          xops->from_float(x + t * n, q, n);
+          k.prep(n, q, dst);
+        }
+      }
     };
     if (n_tokens >= 4 && pool.size() > 1) {
       pool.parallel_for(n_tokens, 1, convert);
     } else {
       convert(0, n_tokens);
     }
-    xq = buf;
+    xp = buf;
   }
 
-  // Work items are (row chunk, token group). Rows are split first; tokens only when there
-  // are too few row chunks to keep every thread busy. Which thread computes a (row, token)
-  // pair never changes its value: every path calls the same kernel arithmetic.
-  const int64_t tile = k.max_tokens;
+  // Work items are (row chunk, token chunk). A token chunk's activations fit in L2; rows
+  // are cut finely enough that every thread gets many items, so that dynamic scheduling
+  // keeps all of them busy to the end. Which thread computes a (row, token) pair, and
+  // beside which rows and tokens, never changes its value (see dot_kernels.h).
+  const int64_t tt = k.tile_tokens, tr = k.tile_rows;
   const int64_t n_threads = pool.size();
-  const int64_t row_grain = std::max<int64_t>(1, std::min<int64_t>(
-      256, (w.n_rows + n_threads * 8 - 1) / (n_threads * 8)));
-  const int64_t n_row_chunks = (w.n_rows + row_grain - 1) / row_grain;
-  const int64_t n_tiles = (n_tokens + tile - 1) / tile;
-  int64_t n_token_groups = 1;
-  if (n_row_chunks < 4 * n_threads && n_tiles > 1)
-    n_token_groups = std::min(n_tiles, (4 * n_threads + n_row_chunks - 1) / n_row_chunks);
-  const int64_t tokens_per_group = ((n_tiles + n_token_groups - 1) / n_token_groups) * tile;
-  n_token_groups = (n_tokens + tokens_per_group - 1) / tokens_per_group;
+  const int64_t max_chunk = std::max<int64_t>(tt, static_cast<int64_t>(kTokenChunkBytes / xps) / tt * tt);
+  const int64_t n_token_chunks = (n_tokens + max_chunk - 1) / max_chunk;
+  const int64_t token_chunk = ((n_tokens + n_token_chunks - 1) / n_token_chunks + tt - 1) / tt * tt;
+  const int64_t want_row_chunks = n_threads == 1 ? 1 : (16 * n_threads + n_token_chunks - 1) / n_token_chunks;
+  const int64_t row_chunk = std::max<int64_t>(tr, ((w.n_rows + want_row_chunks - 1) / want_row_chunks + tr - 1) / tr * tr);
+  const int64_t n_row_chunks = (w.n_rows + row_chunk - 1) / row_chunk;
 
   const size_t w_stride = row_size(w.type, n);
   auto work = [&](int64_t i0, int64_t i1) {
     for (int64_t item = i0; item < i1; ++item) {
-      const int64_t r_begin = (item % n_row_chunks) * row_grain;
-      const int64_t r_end = std::min(w.n_rows, r_begin + row_grain);
-      const int64_t t_begin = (item / n_row_chunks) * tokens_per_group;
-      const int64_t t_end = std::min(n_tokens, t_begin + tokens_per_group);
-      for (int64_t g = r_begin; g < r_end; g += kRowGroup) {
-        const int64_t g_end = std::min(r_end, g + kRowGroup);
-        for (int64_t t = t_begin; t < t_end; t += tile) {
-          const int nt = static_cast<int>(std::min<int64_t>(tile, t_end - t));
-          for (int64_t r = g; r < g_end; ++r) {
-            k.tile(n, w.data + r * w_stride, xq + t * x_stride, x_stride, nt, out + t * w.n_rows + r, w.n_rows);
-          }
-        }
-      }
+      const int64_t r0 = (item % n_row_chunks) * row_chunk;
+      const int64_t t0 = (item / n_row_chunks) * token_chunk;
+      const int nr = static_cast<int>(std::min(w.n_rows - r0, row_chunk));
+      const int nt = static_cast<int>(std::min(n_tokens - t0, token_chunk));
+      k.gemm(n, w.data + r0 * w_stride, w_stride, nr, xp + t0 * xps, xps, nt, out + t0 * w.n_rows + r0, w.n_rows);
     }
   };
-  const int64_t n_items = n_row_chunks * n_token_groups;
-  pool.parallel_for(n_items, 1, work);
+  pool.parallel_for(n_row_chunks * n_token_chunks, 1, work);
 }
 
 void get_row(const WeightMatrix& w, int64_t r, float* dst) {

@@ -2,6 +2,8 @@
 // format Q8_K (ggml semantics): dequantization and simple reference quantizers. The
 // quantizers fit each sub-block by least squares (not llama.cpp's importance-weighted
 // search), then quantize the sub-block scales to the format's 4/6/8 bits.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -363,28 +365,48 @@ void to_float_q8_k(const void* src, float* dst, int64_t n) {
   for (int64_t i = 0; i < n / kQK_K; ++i)
     for (int j = 0; j < kQK_K; ++j) *dst++ = b[i].d * b[i].qs[j];
 }
+// Activation rows are quantized to Q8_K for every K-quant matmul, so this quantizer is
+// vectorized (AVX2 is the baseline). It gives exactly what the plain per-element loops
+// would: the maximum does not depend on order, its first occurrence supplies the sign,
+// and _mm256_cvtps_epi32 rounds as lrintf does (to nearest even).
 void from_float_q8_k(const float* src, void* dst, int64_t n) {
   BlockQ8_K* b = static_cast<BlockQ8_K*>(dst);
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
   for (int64_t i = 0; i < n / kQK_K; ++i, src += kQK_K) {
-    float amax = 0.f, max = 0.f;
-    for (int j = 0; j < kQK_K; ++j) {
-      if (std::fabs(src[j]) > amax) {
-        amax = std::fabs(src[j]);
-        max = src[j];
-      }
-    }
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < kQK_K; j += 8) m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(src + j), abs_mask), m);
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    const float amax = _mm_cvtss_f32(h);
     if (amax == 0.f) {
       b[i].d = 0.f;
       std::memset(b[i].qs, 0, sizeof(b[i].qs));
       std::memset(b[i].bsums, 0, sizeof(b[i].bsums));
       continue;
     }
+    float max = 0.f;
+    for (int j = 0; j < kQK_K; ++j) {
+      if (std::fabs(src[j]) == amax) {
+        max = src[j];
+        break;
+      }
+    }
     const float iscale = -127.f / max;
-    for (int j = 0; j < kQK_K; ++j) b[i].qs[j] = static_cast<int8_t>(std::min(127, nearest_int(iscale * src[j])));
-    for (int j = 0; j < 16; ++j) {
-      int s = 0;
-      for (int k = 0; k < 16; ++k) s += b[i].qs[16 * j + k];
-      b[i].bsums[j] = static_cast<int16_t>(s);
+    const __m256 vs = _mm256_set1_ps(iscale);
+    const __m256i top = _mm256_set1_epi32(127);
+    for (int g = 0; g < 16; ++g) {
+      const __m256i a = _mm256_min_epi32(top, _mm256_cvtps_epi32(_mm256_mul_ps(vs, _mm256_loadu_ps(src + 16 * g))));
+      const __m256i c = _mm256_min_epi32(top, _mm256_cvtps_epi32(_mm256_mul_ps(vs, _mm256_loadu_ps(src + 16 * g + 8))));
+      // packs interleave 128-bit lanes: [a0-3 c0-3 a4-7 c4-7] as int16, then bytes.
+      const __m256i w16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, c), _MM_SHUFFLE(3, 1, 2, 0));
+      const __m128i q8 = _mm_packs_epi16(_mm256_castsi256_si128(w16), _mm256_extracti128_si256(w16, 1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(b[i].qs + 16 * g), q8);
+      __m256i s = _mm256_add_epi32(a, c);
+      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+      b[i].bsums[g] = static_cast<int16_t>(_mm_cvtsi128_si32(s4));
     }
     b[i].d = 1.f / iscale;
   }

@@ -174,6 +174,89 @@ class CliTest(unittest.TestCase):
         self.assertEqual(mlx("logits", "-m", self.model, "--tokens", "1,100000", check=False).returncode, 2)
 
 
+class TemplateTest(unittest.TestCase):
+    """mlx-serving template prints exactly what the model's chat template renders."""
+
+    MESSAGES = [{"role": "system", "content": "You are terse."},
+                {"role": "user", "content": "Hi \"there\" \u00e9"},
+                {"role": "assistant", "content": "Hello."},
+                {"role": "user", "content": "Bye"}]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="mlxs-cli-tmpl-")
+        cls.messages = os.path.join(cls.tmp, "messages.json")
+        with open(cls.messages, "w") as f:
+            json.dump(cls.MESSAGES, f)
+        cls.model = os.path.join(cls.tmp, "m.gguf")
+        subprocess.run([os.path.join(BUILD, "tools/mlx-testmodel"), "-o", cls.model, "--dim", "64", "--layers", "1",
+                        "--heads", "2", "--kv-heads", "1", "--ffn", "128", "--vocab", "300", "--seed", "1"],
+                       check=True, capture_output=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp)
+
+    def oracle(self, template, add_generation_prompt=True):
+        case = {"template": template, "now": 0,
+                "vars": {"messages": self.MESSAGES, "tools": None, "add_generation_prompt": add_generation_prompt,
+                         "bos_token": "<s>", "eos_token": "</s>"}}
+        p = subprocess.run(["/usr/bin/python3", os.path.join(SRC, "tests/unit/chat/render_oracle.py")],
+                           input=json.dumps({"cases": [case]}).encode(), capture_output=True)
+        if p.returncode == 3:
+            self.skipTest("python3-jinja2 is not installed")
+        result = json.loads(p.stdout)[0]
+        self.assertTrue(result["ok"], result)
+        return result["output"]
+
+    def test_template_file_matches_jinja2(self):
+        path = os.path.join(TESTDATA, "chat-templates", "Qwen-Qwen2.5-7B-Instruct.jinja")
+        if not os.path.exists(path):
+            self.skipTest("../shared/testdata is absent")
+        with open(path, encoding="utf-8") as f:
+            template = f.read()
+        for gen in (True, False):
+            args = ["template", "--template", path, "--bos", "<s>", "--eos", "</s>", "--messages", self.messages]
+            if not gen:
+                args.append("--no-generation-prompt")
+            self.assertEqual(mlx(*args).stdout.decode("utf-8"), self.oracle(template, gen))
+
+    def test_model_without_template_uses_chatml(self):
+        out = mlx("template", "-m", self.model, "--messages", self.messages).stdout.decode("utf-8")
+        self.assertTrue(out.startswith("<|im_start|>system\nYou are terse.<|im_end|>\n"), out)
+        self.assertTrue(out.endswith("<|im_start|>assistant\n"), out)
+
+    def test_generate_chat_goes_through_the_template(self):
+        p = mlx("generate", "-m", self.model, "-p", "hello", "--chat", "-n", "4", "--temperature", "0",
+                "--ignore-eos", "--json")
+        out = json.loads(p.stdout)
+        self.assertEqual(len(out["tokens"]), 4)
+        # The ChatML prompt is far longer than the bare word.
+        plain = json.loads(mlx("tokenize", "-m", self.model, "hello").stdout)
+        self.assertGreater(out["prompt_tokens"], len(plain) + 5)
+
+    def test_errors(self):
+        self.assertEqual(mlx("template", "--messages", self.messages, check=False).returncode, 2)
+        bad = os.path.join(self.tmp, "bad.json")
+        with open(bad, "w") as f:
+            f.write("{not json")
+        p = mlx("template", "-m", self.model, "--messages", bad, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"not valid JSON", p.stderr)
+        raising = os.path.join(self.tmp, "raise.jinja")
+        with open(raising, "w") as f:
+            f.write("{{ raise_exception('System role not supported') }}")
+        p = mlx("template", "--template", raising, "--messages", self.messages, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"System role not supported", p.stderr)
+        broken = os.path.join(self.tmp, "broken.jinja")
+        with open(broken, "w") as f:
+            f.write("{% for m in messages %}{{ m.content }}")
+        p = mlx("template", "--template", broken, "--messages", self.messages, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"broken.jinja", p.stderr)
+
+
 class HfFolderErrorsTest(unittest.TestCase):
     """A broken Hugging Face folder is a load error (exit 1) that names the file at fault."""
 

@@ -93,6 +93,63 @@ void check_tiles_bitwise(GgmlType t, const DotKernel& k, const char* isa) {
   }
 }
 
+// The block kernel over nr rows x nt tokens (register tiles plus every remainder shape),
+// on activations in the kernel's prepared layout, must give each (row, token) pair exactly
+// what vec_dot gives it.
+void check_gemm_bitwise(GgmlType t, const DotKernel& k, const char* isa) {
+  ASSERT_TRUE(k.gemm) << isa;
+  const QuantOps* ops = quant_ops(t);
+  const int b = testing::block_of(t);
+  // An odd block count exercises the last unpaired block of the pairwise kernels.
+  for (int64_t n : {int64_t(b == 1 ? 1037 : 2048), int64_t(b == 1 ? 96 : 3 * b)}) {
+    const int max_rows = 9, max_tokens = 11;
+    const size_t ws = row_size(t, n), xs = row_size(ops->vec_dot_type, n);
+    std::vector<uint8_t> w(ws * max_rows), x(xs * max_tokens);
+    for (int r = 0; r < max_rows; ++r) {
+      const auto wr = quantize(t, random_floats(n, 300 + r));
+      std::memcpy(w.data() + r * ws, wr.data(), ws);
+    }
+    for (int i = 0; i < max_tokens; ++i) {
+      const auto xi = quantize(ops->vec_dot_type, random_floats(n, 400 + i, 2.f));
+      std::memcpy(x.data() + i * xs, xi.data(), xs);
+    }
+    // Prepared activations, 64-byte aligned as matmul lays them out.
+    const size_t xps = k.prep ? (k.prep_bytes(n) + 63) / 64 * 64 : xs;
+    std::vector<uint8_t> xbuf(xps * max_tokens + 64);
+    uint8_t* xp = xbuf.data() + (-reinterpret_cast<uintptr_t>(xbuf.data()) & 63);
+    for (int i = 0; i < max_tokens; ++i) {
+      if (k.prep) k.prep(n, x.data() + i * xs, xp + i * xps);
+      else std::memcpy(xp + i * xps, x.data() + i * xs, xs);
+    }
+    std::vector<float> single(max_rows * max_tokens);
+    for (int r = 0; r < max_rows; ++r)
+      for (int i = 0; i < max_tokens; ++i) k.vec_dot(n, w.data() + r * ws, x.data() + i * xs, &single[i * max_rows + r]);
+    for (int nr = 1; nr <= max_rows; ++nr) {
+      for (int nt = 1; nt <= max_tokens; ++nt) {
+        // Start at row 1 / token 1 where possible, so tiles do not always begin at 0.
+        const int r0 = nr < max_rows ? 1 : 0, t0 = nt < max_tokens ? 1 : 0;
+        const int64_t os = nr + 3;
+        std::vector<float> out(os * nt, NAN);
+        k.gemm(n, w.data() + r0 * ws, ws, nr, xp + t0 * xps, xps, nt, out.data(), os);
+        for (int i = 0; i < nt; ++i) {
+          for (int r = 0; r < nr; ++r) {
+            const float want = single[(t0 + i) * max_rows + r0 + r];
+            ASSERT_EQ(std::memcmp(&want, &out[i * os + r], 4), 0)
+                << type_name(t) << " " << isa << " n=" << n << " nr=" << nr << " nt=" << nt << " row " << r
+                << " token " << i << ": " << want << " vs " << out[i * os + r];
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(DotByType, GemmTilesEqualVecDotBitwise) {
+  check_gemm_bitwise(GetParam(), detail::dot_kernel_scalar(GetParam()), "scalar");
+  if (has_avx2()) check_gemm_bitwise(GetParam(), detail::dot_kernel_avx2(GetParam()), "avx2");
+  if (has_avx512()) check_gemm_bitwise(GetParam(), detail::dot_kernel(GetParam(), detail::Isa::kAvx512), "avx512");
+}
+
 TEST_P(DotByType, ScalarMatchesDequantizedDot) {
   const GgmlType t = GetParam();
   const DotKernel ref = detail::dot_kernel_scalar(t);

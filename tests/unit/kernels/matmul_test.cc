@@ -141,3 +141,26 @@ TEST(Matmul, TokenSplitAndRowSplitAreInvariant) {
 
 }  // namespace
 }  // namespace mlxs::kern
+
+namespace mlxs::kern {
+namespace {
+
+// Long rows make matmul cut a batch into several token chunks (each sized for L2); every
+// token must still get exactly its single-token result.
+TEST(Matmul, TokenChunksAreInvariant) {
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::F16}) {
+    const int64_t rows = 21, cols = 8192, tokens = 45;
+    const Matrix m = make_matrix(t, rows, cols, 51);
+    const auto x = random_floats(tokens * cols, 52);
+    ThreadPool pool1(1), pool2(2);
+    std::vector<float> batch(tokens * rows), one(rows);
+    matmul(m.w, x.data(), tokens, batch.data(), pool2);
+    for (int64_t tk = 0; tk < tokens; ++tk) {
+      matmul(m.w, x.data() + tk * cols, 1, one.data(), pool1);
+      ASSERT_EQ(std::memcmp(one.data(), batch.data() + tk * rows, rows * 4), 0) << type_name(t) << " token " << tk;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mlxs::kern
