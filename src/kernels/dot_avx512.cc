@@ -114,7 +114,9 @@ struct Q4_0W {
 template <class P>
 struct Legacy512 : PairsX {
   // 16 accumulators, and per token its start value and scales: 4 x 4 fits 32 registers.
-  static constexpr int kRows = 4, kTokens = 4, kRowsOneToken = 8;
+  // A single token reads one row at a time: one sequential stream per thread measured
+  // faster for decode (1.1B Q8_0: 12.1 vs 5.5 tokens/s with 8 rows at once).
+  static constexpr int kRows = 4, kTokens = 4, kRowsOneToken = 1;
 
   template <int RM, int RN>
   static void micro(int64_t n, const uint8_t* w, size_t ws, const uint8_t* xp, size_t xps, float* out, int64_t os) {
