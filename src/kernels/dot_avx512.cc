@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "kernels/dot_kernels.h"
 #include "kernels/gemm_tiles.h"
@@ -87,12 +88,15 @@ inline __m512 pair_scale(__m512i idx, uint16_t a, uint16_t b) {
   return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(f));
 }
 
+// two(b, idx, q, dw): the unsigned codes of blocks b[0], b[1] in x's element order, and
+// their scales as [d0 x 8, d1 x 8].
 struct Q8_0W {
   using W = BlockQ8_0;
   static constexpr char kOffset = static_cast<char>(0x80);
   static __m256i one(const W& b) { return _mm256_xor_si256(load256(b.qs), _mm256_set1_epi8(kOffset)); }
-  static __m512i two(const W& a, const W& b) {
-    return _mm512_xor_si512(join(load256(a.qs), load256(b.qs)), _mm512_set1_epi8(kOffset));
+  static void two(const W* b, __m512i idx, __m512i& q, __m512& dw) {
+    q = _mm512_xor_si512(join(load256(b[0].qs), load256(b[1].qs)), _mm512_set1_epi8(kOffset));
+    dw = pair_scale(idx, b[0].d, b[1].d);
   }
 };
 struct Q4_0W {
@@ -102,12 +106,20 @@ struct Q4_0W {
     const __m128i v = load128(b.qs);
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0F));
   }
-  // Both blocks' nibbles are split in one go: [qs_a | qs_b | qs_a >> 4 | qs_b >> 4] masked,
-  // then the 128-bit lanes reordered to [lo_a hi_a lo_b hi_b], the element order of x.
-  static __m512i two(const W& a, const W& b) {
-    const __m256i v = _mm256_set_m128i(load128(b.qs), load128(a.qs));
-    const __m512i q = _mm512_and_si512(join(v, _mm256_srli_epi16(v, 4)), _mm512_set1_epi8(0x0F));
-    return _mm512_shuffle_i64x2(q, q, _MM_SHUFFLE(3, 1, 2, 0));
+  // Two blocks are 18 contiguous 16-bit words: d0, 8 words of qs0, d1, 8 words of qs1. One
+  // masked load (no read past the pair) and one word permute give [qs0 qs0 qs1 qs1] per
+  // 128-bit lane, a per-lane shift of 0 or 4 and a mask give [lo0 hi0 lo1 hi1]; a second
+  // permute of the same load gives the scales. Cheaper than two loads and three shuffles.
+  static void two(const W* b, __m512i, __m512i& q, __m512& dw) {
+    const __m512i v = _mm512_maskz_loadu_epi16(0x3FFFF, b);
+    const __m512i qidx = _mm512_set_epi16(17, 16, 15, 14, 13, 12, 11, 10, 17, 16, 15, 14, 13, 12, 11, 10,
+                                          8, 7, 6, 5, 4, 3, 2, 1, 8, 7, 6, 5, 4, 3, 2, 1);
+    const __m512i shift = _mm512_set_epi16(4, 4, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0,
+                                           4, 4, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i didx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                          9, 9, 9, 9, 9, 9, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0);
+    q = _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi16(qidx, v), shift), _mm512_set1_epi8(0x0F));
+    dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, v)));
   }
 };
 
@@ -118,8 +130,69 @@ struct Legacy512 : PairsX {
   // faster for decode (1.1B Q8_0: 12.1 vs 5.5 tokens/s with 8 rows at once).
   static constexpr int kRows = 4, kTokens = 4, kRowsOneToken = 1;
 
+  // Several token tiles against the same rows: gemm unpacks each row group once (codes and
+  // scale vectors, exactly the values the packed path computes) and micro_u reads them back,
+  // so the float operations per (row, token) pair are unchanged.
+  static constexpr bool kUnpacks = true;
+  // Per block pair: 64 unsigned codes, then the 16 float scales.
+  static size_t unpacked_bytes(int64_t n) { return static_cast<size_t>(128 * pairs(n)); }
+  static void unpack(int64_t n, const uint8_t* w, size_t ws, int rm, uint8_t* dst) {
+    using W = typename P::W;
+    const int64_t nb = n / kQK;
+    const __m512i idx = halves_index();
+    for (int r = 0; r < rm; ++r) {
+      const W* b = reinterpret_cast<const W*>(w + r * ws);
+      uint8_t* d = dst + r * unpacked_bytes(n);
+      for (int64_t j = 0; j < nb / 2; ++j, b += 2, d += 128) {
+        __m512i q;
+        __m512 dw;
+        P::two(b, idx, q, dw);
+        _mm512_store_si512(d, q);
+        _mm512_store_ps(d + 64, dw);
+      }
+      if (nb & 1) {
+        _mm512_store_si512(d, _mm512_zextsi256_si512(P::one(b[0])));
+        _mm512_store_ps(d + 64, pair_scale(idx, b[0].d, 0));
+      }
+    }
+  }
+
   template <int RM, int RN>
   static void micro(int64_t n, const uint8_t* w, size_t ws, const uint8_t* xp, size_t xps, float* out, int64_t os) {
+    micro_impl<RM, RN, false, false>(n, w, ws, xp, xps, out, os);
+  }
+  // w: unpacked rows, ws bytes apart.
+  template <int RM, int RN>
+  static void micro_u(int64_t n, const uint8_t* w, size_t ws, const uint8_t* xp, size_t xps, float* out, int64_t os) {
+    micro_impl<RM, RN, true, false>(n, w, ws, xp, xps, out, os);
+  }
+
+  // A single token against many rows (decode): the token's per-pair start values and scale
+  // vectors (the values step computes) are formed once into a buffer, not once per row.
+  static constexpr bool kOneTokenGemm = true;
+  static void gemm_one_token(int64_t n, const uint8_t* w, size_t ws, int nr, const uint8_t* xp, float* out) {
+    const int64_t np = pairs(n);
+    static thread_local std::vector<uint8_t> buf;
+    const size_t bytes = static_cast<size_t>(128 * np) + 64;
+    if (buf.size() < bytes) buf.resize(bytes);
+    uint8_t* e = buf.data() + (-reinterpret_cast<uintptr_t>(buf.data()) & 63);
+    const __m512i idx = halves_index();
+    const __m512i off = _mm512_set1_epi8(P::kOffset);
+    const float* xd = reinterpret_cast<const float*>(xp + 64 * np);
+    for (int64_t j = 0; j < np; ++j) {
+      const __m512i x = load512(xp + 64 * j);
+      _mm512_store_si512(e + 128 * j, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, x)));
+      double d2;
+      std::memcpy(&d2, xd + 2 * j, sizeof d2);
+      _mm512_store_ps(e + 128 * j + 64, _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_castpd_ps(_mm_set_sd(d2)))));
+    }
+    for (int r = 0; r < nr; ++r) micro_impl<1, 1, false, true>(n, w + r * ws, ws, xp, 0, out + r, 0, e);
+  }
+
+  // X: start values and scale vectors of the single token come from x_ext (128 bytes a pair).
+  template <int RM, int RN, bool U, bool X>
+  static void micro_impl(int64_t n, const uint8_t* w, size_t ws, const uint8_t* xp, size_t xps, float* out, int64_t os,
+                         const uint8_t* x_ext = nullptr) {
     using W = typename P::W;
     const int64_t nb = n / kQK, np = pairs(n);
     const W* wr[RM];
@@ -140,6 +213,14 @@ struct Legacy512 : PairsX {
       __m512i start[RN];
       __m512 dx[RN];
       for (int t = 0; t < RN; ++t) {
+        if constexpr (X) {
+          start[t] = _mm512_load_si512(x_ext + 128 * j);
+          dx[t] = _mm512_load_ps(x_ext + 128 * j + 64);
+          // The next row's blocks: rows are read one after another, and the prefetch
+          // carries the stream across the page boundaries where the hardware one stops.
+          _mm_prefetch(reinterpret_cast<const char*>(wr[0] + 2 * j) + 1024, _MM_HINT_T0);
+          continue;
+        }
         const __m512i x = load512(xq[t] + 64 * j);
         start[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, x));
         double d2;
@@ -151,12 +232,15 @@ struct Legacy512 : PairsX {
         const W* b = wr[r] + 2 * j;
         __m512i q;
         __m512 dw;
-        if (last_single) {
+        if constexpr (U) {
+          const uint8_t* u = w + r * ws + 128 * j;
+          q = _mm512_load_si512(u);
+          dw = _mm512_load_ps(u + 64);
+        } else if (last_single) {
           q = _mm512_zextsi256_si512(P::one(b[0]));
           dw = pair_scale(idx, b[0].d, 0);
         } else {
-          q = P::two(b[0], b[1]);
-          dw = pair_scale(idx, b[0].d, b[1].d);
+          P::two(b, idx, q, dw);
         }
 #pragma GCC unroll 8
         for (int t = 0; t < RN; ++t) {

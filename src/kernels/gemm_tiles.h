@@ -45,12 +45,45 @@ struct Tiles {
   // table[rm - 1][rn - 1] = micro<rm, rn>
   static constexpr auto table = table_of(std::make_index_sequence<kMaxRows>());
 
+  // The same table over K::micro_u, for policies that read unpacked weight rows.
+  static constexpr bool kUnpacks = requires { K::kUnpacks; };
+  template <int RM, size_t... T>
+  static constexpr std::array<MicroFn, sizeof...(T)> row_of_u(std::index_sequence<T...>) {
+    return {&K::template micro_u<RM, static_cast<int>(T) + 1>...};
+  }
+  template <size_t... R>
+  static constexpr std::array<std::array<MicroFn, K::kTokens>, sizeof...(R)> table_u_of(std::index_sequence<R...>) {
+    return {row_of_u<static_cast<int>(R) + 1>(std::make_index_sequence<K::kTokens>())...};
+  }
+
   static void gemm(int64_t n, const void* w, size_t ws, int nr, const void* xp, size_t xps, int nt,
                    float* out, int64_t os) {
     const uint8_t* wb = static_cast<const uint8_t*>(w);
     const uint8_t* xb = static_cast<const uint8_t*>(xp);
     // Rows outer: a tile's weight rows stay in L1 while every token group passes by.
     const int rows = nt == 1 ? K::kRowsOneToken : K::kRows;
+    if constexpr (requires { K::kOneTokenGemm; }) {
+      if (nt == 1) return K::gemm_one_token(n, wb, ws, nr, xb, out);
+    }
+    if constexpr (kUnpacks) {
+      // More than one token tile: unpack each row group once instead of once per tile.
+      if (nt > K::kTokens) {
+        static constexpr auto table_u = table_u_of(std::make_index_sequence<K::kRows>());
+        static thread_local std::vector<uint8_t> buf;
+        const size_t ub = K::unpacked_bytes(n);
+        if (buf.size() < ub * K::kRows + 64) buf.resize(ub * K::kRows + 64);
+        uint8_t* u = buf.data() + (-reinterpret_cast<uintptr_t>(buf.data()) & 63);
+        for (int r = 0; r < nr; r += K::kRows) {
+          const int rm = std::min(K::kRows, nr - r);
+          K::unpack(n, wb + r * ws, ws, rm, u);
+          for (int t = 0; t < nt; t += K::kTokens) {
+            const int rn = std::min(K::kTokens, nt - t);
+            table_u[rm - 1][rn - 1](n, u, ub, xb + t * xps, xps, out + t * os + r, os);
+          }
+        }
+        return;
+      }
+    }
     for (int r = 0; r < nr; r += rows) {
       const int rm = std::min(rows, nr - r);
       for (int t = 0; t < nt; t += K::kTokens) {

@@ -22,7 +22,6 @@ constexpr size_t kTokenChunkBytes = 256 * 1024;
   std::abort();
 }
 
-// Per calling thread, grows to the largest batch seen; matmul never runs nested.
 // Per calling thread, grows to the largest batch seen; matmul never runs nested. 64-byte
 // aligned so that prepared rows with a 64-byte multiple stride start on cache lines.
 uint8_t* activation_scratch(size_t bytes) {

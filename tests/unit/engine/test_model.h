@@ -21,7 +21,12 @@ inline std::string make_test_model(const std::string& name, const std::string& o
     std::string tmp = path + "." + std::to_string(::getpid()) + ".part";
     std::string cmd = (bin / "tools" / "mlx-testmodel").string() + " -o " + tmp + " " + options + " > /dev/null";
     if (std::system(cmd.c_str()) != 0) return "";
-    std::filesystem::rename(tmp, path);
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    // Another process finished the same model first (a folder cannot replace a folder):
+    // keep theirs, which holds the same bytes.
+    if (ec) std::filesystem::remove_all(tmp, ec);
+    if (!std::filesystem::exists(path)) return "";
   }
   return path;
 }
