@@ -1,6 +1,8 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "base/logging.h"
@@ -38,6 +40,13 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options) {
     if (!t.ok()) return t.status();
     tsrc = std::move(t.value());
   }
+  if (!o.chat_template_file.empty()) {
+    std::ifstream in(o.chat_template_file, std::ios::binary);
+    if (!in) return Status::Error(o.chat_template_file + ": cannot read the chat template file");
+    std::stringstream text;
+    text << in.rdbuf();
+    tsrc = ChatTemplateSource{text.str(), o.chat_template_file, false};
+  }
   e->chat_ = std::make_unique<ChatFormatter>(ChatFormatter::for_model(std::move(tsrc), *tok.value()));
   e->model_ = std::move(model.value());
   e->tokenizer_ = std::move(tok.value());
@@ -51,6 +60,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options) {
   e->cache_ = std::make_unique<KvCache>(kc);
   SchedulerOptions so;
   so.max_sequences = o.max_sequences;
+  so.max_active = o.max_active;
   so.step_token_budget = o.step_token_budget;
   so.n_ctx = o.n_ctx;
   e->scheduler_ = std::make_unique<Scheduler>(*e->model_, *e->tokenizer_, *e->cache_, *e->pool_, so);
@@ -62,6 +72,9 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options) {
 }
 
 Engine::~Engine() = default;
+
+SchedulerStats Engine::stats() const { return scheduler_->stats(); }
+void Engine::set_max_active(int n) { scheduler_->set_max_active(n); }
 
 std::shared_ptr<GenerationStream> Engine::generate(GenerateRequest req) {
   auto stream = std::make_shared<GenerationStream>();

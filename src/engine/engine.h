@@ -12,6 +12,7 @@
 #include "engine/generation.h"
 #include "engine/kv_cache.h"
 #include "engine/model.h"
+#include "engine/scheduler.h"
 #include "tokenizer/tokenizer.h"
 
 namespace mlxs {
@@ -21,12 +22,12 @@ struct EngineOptions {
   int n_threads = 0;       // 0: one per core
   int n_ctx = 0;           // per-sequence context; 0: the model's trained context, at most 4096
   int max_sequences = 8;   // sequences decoded together in one step
+  int max_active = 0;      // live concurrency limit (<= max_sequences); 0: max_sequences
   int step_token_budget = 512;  // tokens per forward step (prefill is chunked to fit)
   int kv_cache_tokens = 0; // KV pool size in tokens; 0: n_ctx * max_sequences
   KvType kv_type = KvType::kF16;
+  std::string chat_template_file;  // a Jinja file that replaces the model's chat template
 };
-
-class Scheduler;
 
 class Engine {
  public:
@@ -38,6 +39,11 @@ class Engine {
   // Starts a generation. Bad requests (empty prompt, prompt + max_tokens over the
   // context, invalid sampling values) produce a stream whose only chunk is an error.
   std::shared_ptr<GenerationStream> generate(GenerateRequest request);
+
+  // Queue, batch and KV-cache occupancy, from any thread.
+  SchedulerStats stats() const;
+  // The live concurrency limit (the QoS governor's knob); see Scheduler::set_max_active.
+  void set_max_active(int n);
 
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   // The model's chat template (or ChatML); render() turns messages into a prompt to send

@@ -44,7 +44,9 @@ struct Scheduler::Sequence {
 
 Scheduler::Scheduler(Model& model, const Tokenizer& tok, KvCache& cache, ThreadPool& pool,
                      const SchedulerOptions& opts)
-    : model_(model), tok_(tok), cache_(cache), pool_(pool), opts_(opts) {
+    : model_(model), tok_(tok), cache_(cache), pool_(pool), opts_(opts),
+      max_active_(opts.max_active > 0 ? std::min(opts.max_active, opts.max_sequences)
+                                      : opts.max_sequences) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -71,8 +73,31 @@ void Scheduler::submit(std::shared_ptr<GenerationStream> stream, GenerateRequest
   {
     std::lock_guard<std::mutex> lock(mu_);
     incoming_.push_back(std::move(s));
+    n_waiting_.fetch_add(1);
   }
   cv_.notify_one();
+}
+
+SchedulerStats Scheduler::stats() const {
+  SchedulerStats st;
+  st.running = n_running_.load();
+  st.waiting = n_waiting_.load();
+  st.max_active = max_active_.load();
+  st.kv_blocks_used = kv_used_.load();
+  st.kv_blocks_total = cache_.n_blocks();
+  st.steps = steps_.load();
+  st.batched_tokens = batched_tokens_.load();
+  return st;
+}
+
+void Scheduler::set_max_active(int n) {
+  max_active_.store(std::clamp(n, 1, opts_.max_sequences));
+  cv_.notify_one();
+}
+
+void Scheduler::publish_counts() {
+  n_running_.store(static_cast<int>(running_.size()));
+  kv_used_.store(cache_.n_blocks() - cache_.n_free_blocks());
 }
 
 void Scheduler::loop() {
@@ -92,11 +117,14 @@ void Scheduler::loop() {
     for (auto& s : running_)
       if (s->stream->cancelled()) finish(*s, FinishReason::kCancelled);
     std::erase_if(running_, [](const auto& s) { return s->done; });
+    publish_counts();
     if (!running_.empty()) {
       step();
       std::erase_if(running_, [](const auto& s) { return s->done; });
+      publish_counts();
     } else if (!waiting_.empty()) {
       // Nothing running and the head of the queue still does not fit: it never will.
+      n_waiting_.fetch_sub(1);
       finish(*waiting_.front(), FinishReason::kError, "request does not fit in the KV cache");
       waiting_.pop_front();
     }
@@ -109,14 +137,17 @@ void Scheduler::loop() {
 }
 
 void Scheduler::admit() {
+  // A cancelled request leaves the queue at once, wherever it stands.
+  // Counts drop before the final chunk goes out, so a consumer never sees stale ones.
+  for (auto& s : waiting_) {
+    if (!s->stream->cancelled()) continue;
+    n_waiting_.fetch_sub(1);
+    finish(*s, FinishReason::kCancelled);
+  }
+  std::erase_if(waiting_, [](const auto& s) { return s->done; });
   while (!waiting_.empty()) {
     Sequence& s = *waiting_.front();
-    if (s.stream->cancelled()) {
-      finish(s, FinishReason::kCancelled);
-      waiting_.pop_front();
-      continue;
-    }
-    if (static_cast<int>(running_.size()) >= opts_.max_sequences) break;
+    if (static_cast<int>(running_.size()) >= max_active_.load()) break;
     // Reserve the whole context this request may use, so a running sequence never has to
     // be preempted for lack of blocks.
     int need = s.n_prompt + s.req.max_tokens;
@@ -129,6 +160,7 @@ void Scheduler::admit() {
     s.admitted = Clock::now();
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
+    n_waiting_.fetch_sub(1);
   }
 }
 
@@ -159,6 +191,8 @@ bool Scheduler::step() {
 
   logits_.clear();
   model_.forward(batch, cache_, pool_, &logits_);
+  steps_.fetch_add(1);
+  batched_tokens_.fetch_add(static_cast<uint64_t>(opts_.step_token_budget - budget));
 
   const int n_vocab = model_.config().n_vocab;
   size_t row = 0;

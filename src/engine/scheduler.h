@@ -4,6 +4,7 @@
 // text to the streams. Cancellation is noticed at the next step.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -22,8 +23,20 @@ namespace mlxs {
 
 struct SchedulerOptions {
   int max_sequences = 8;
+  int max_active = 0;  // live concurrency limit; 0: max_sequences
   int step_token_budget = 512;
   int n_ctx = 2048;
+};
+
+// A consistent-enough view for metrics and admission control, readable from any thread.
+struct SchedulerStats {
+  int running = 0;          // sequences admitted (prefilling or decoding)
+  int waiting = 0;          // submitted, not yet admitted
+  int max_active = 0;       // the current live concurrency limit
+  int kv_blocks_used = 0;
+  int kv_blocks_total = 0;
+  uint64_t steps = 0;       // forward passes run
+  uint64_t batched_tokens = 0;  // tokens through those passes
 };
 
 class Scheduler {
@@ -36,6 +49,12 @@ class Scheduler {
   void submit(std::shared_ptr<GenerationStream> stream, GenerateRequest req,
               std::vector<TokenId> prompt);
 
+  SchedulerStats stats() const;
+  // The live concurrency limit: at most this many sequences run at once (clamped to
+  // 1..max_sequences). Takes effect at the next step; running sequences are never
+  // preempted, so lowering it lets the surplus finish.
+  void set_max_active(int n);
+
  private:
   struct Sequence;
   void loop();
@@ -43,6 +62,7 @@ class Scheduler {
   bool step();
   void emit_token(Sequence& s, const SampleResult& r);
   void finish(Sequence& s, FinishReason reason, const std::string& error = "");
+  void publish_counts();
 
   Model& model_;
   const Tokenizer& tok_;
@@ -54,6 +74,10 @@ class Scheduler {
   std::condition_variable cv_;
   bool stop_ = false;
   std::deque<std::unique_ptr<Sequence>> incoming_;  // guarded by mu_
+
+  std::atomic<int> max_active_;
+  std::atomic<int> n_running_{0}, n_waiting_{0}, kv_used_{0};
+  std::atomic<uint64_t> steps_{0}, batched_tokens_{0};
 
   // Owned by the loop thread.
   std::deque<std::unique_ptr<Sequence>> waiting_;

@@ -296,6 +296,70 @@ TEST(Engine, CallbackDeliveryAndStats) {
   EXPECT_GE(c.stats.total_ms, c.stats.ttft_ms);
 }
 
+TEST(Engine, LiveConcurrencyLimitHoldsTheRestInTheQueue) {
+  auto e = make_engine(4);
+  e->set_max_active(1);
+  EXPECT_EQ(e->stats().max_active, 1);
+  // The first request blocks its own delivery until released, so while it runs the
+  // second must wait in the queue: one running, one waiting, blocks held by the first.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> first_token;
+  bool signalled = false;
+  GenerateRequest a = greedy("first", 3);
+  a.on_chunk = [&](const Chunk& ch) {
+    if (!signalled) {
+      signalled = true;
+      first_token.set_value();
+      released.wait();
+    }
+  };
+  auto sa = e->generate(a);
+  first_token.get_future().wait();
+  auto sb = e->generate(greedy("second", 3));
+  SchedulerStats st = e->stats();
+  EXPECT_EQ(st.running, 1);
+  EXPECT_EQ(st.waiting, 1);
+  EXPECT_GT(st.kv_blocks_used, 0);
+  EXPECT_GT(st.kv_blocks_total, st.kv_blocks_used);
+  release.set_value();
+  EXPECT_EQ(collect(*sb).finish, FinishReason::kLength);
+  st = e->stats();
+  EXPECT_EQ(st.waiting, 0);
+  EXPECT_GT(st.steps, 0u);
+  // Clamped to the batch slots.
+  e->set_max_active(100);
+  EXPECT_EQ(e->stats().max_active, 4);
+  e->set_max_active(0);
+  EXPECT_EQ(e->stats().max_active, 1);
+}
+
+TEST(Engine, CancelledWhileQueuedLeavesTheQueue) {
+  auto e = make_engine(4);
+  e->set_max_active(1);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> first_token;
+  bool signalled = false;
+  GenerateRequest a = greedy("first", 2);
+  a.on_chunk = [&](const Chunk&) {
+    if (!signalled) {
+      signalled = true;
+      first_token.set_value();
+      released.wait();
+    }
+  };
+  auto sa = e->generate(a);
+  first_token.get_future().wait();
+  auto sb = e->generate(greedy("queued", 50));
+  sb->cancel();
+  release.set_value();
+  Collected c = collect(*sb);
+  EXPECT_EQ(c.finish, FinishReason::kCancelled);
+  EXPECT_TRUE(c.tokens.empty());
+  EXPECT_EQ(e->stats().waiting, 0);
+}
+
 TEST(Engine, LoadErrorsNameTheFile) {
   EngineOptions o;
   o.model_path = "/nonexistent/model.gguf";
