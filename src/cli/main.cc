@@ -11,12 +11,14 @@ void usage(FILE* out) {
   std::fputs(
       "usage: mlx-serving COMMAND [options]\n"
       "commands:\n"
+      "  serve       the OpenAI-compatible HTTP server\n"
       "  generate    stream a completion for a prompt\n"
       "  tokenize    print the token ids of a text (works on vocabulary-only GGUF files)\n"
       "  perplexity  perplexity of a text file (llama.cpp's method)\n"
       "  bench       prompt-processing and generation speed (llama-bench's pp/tg)\n"
       "  logits      raw logits of a token sequence as JSON (for reference checks)\n"
       "  template    render the model's chat template for a conversation\n"
+      "  bench-serve load a running server like vLLM's serving benchmark\n"
       "Run 'mlx-serving COMMAND --help' for the options of a command.\n",
       out);
 }
@@ -37,6 +39,8 @@ int main(int argc, char** argv) {
     std::puts("mlx-serving 0.1.0");
     return 0;
   }
+  if (cmd == "serve") return mlxs::cli::cmd_serve(argc, argv);
+  if (cmd == "bench-serve") return mlxs::cli::cmd_bench_serve(argc, argv);
   if (cmd == "generate") return mlxs::cli::cmd_generate(argc, argv);
   if (cmd == "tokenize") return mlxs::cli::cmd_tokenize(argc, argv);
   if (cmd == "perplexity") return mlxs::cli::cmd_perplexity(argc, argv);

@@ -1,0 +1,176 @@
+// mlx-serving serve: the OpenAI-compatible server. Settings come from config/runtime.yaml
+// (or --config FILE), then command-line flags override them. Signals: SIGTERM/SIGINT
+// drain and exit 0, SIGHUP reloads the config file.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "base/logging.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "server/api_server.h"
+#include "server/runtime_config.h"
+
+#ifndef MLXS_DEFAULT_MODEL_PATH
+#define MLXS_DEFAULT_MODEL_PATH ""
+#endif
+
+namespace mlxs::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The embedded default model: $MLXS_DEFAULT_MODEL, models/default.gguf next to the
+// sources the binary was built from, or models/default.gguf under the current folder.
+std::string default_model_path() {
+  if (const char* env = std::getenv("MLXS_DEFAULT_MODEL"); env && *env) return env;
+  for (const std::string& p : {std::string(MLXS_DEFAULT_MODEL_PATH), std::string("models/default.gguf")})
+    if (!p.empty() && fs::exists(p)) return p;
+  return MLXS_DEFAULT_MODEL_PATH;
+}
+
+// root can write the spec's /var/run path; anyone else gets a per-user runtime folder.
+std::string default_pid_file() {
+  if (geteuid() == 0) return "/var/run/mlx-serving.pid";
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg)
+    return std::string(xdg) + "/mlx-serving.pid";
+  return "/tmp/mlx-serving-" + std::to_string(geteuid()) + ".pid";
+}
+
+Status write_pid_file(const std::string& path) {
+  std::ofstream out(path, std::ios::trunc);
+  if (!out) return Status::Error(path + ": cannot write the pid file");
+  out << getpid() << "\n";
+  return out ? Status::Ok() : Status::Error(path + ": cannot write the pid file");
+}
+
+// Removes the pid file only if it still names this process (a newer server may own it).
+void remove_pid_file(const std::string& path) {
+  std::ifstream in(path);
+  long pid = 0;
+  if (in >> pid && pid == getpid()) fs::remove(path);
+}
+
+void usage() {
+  std::puts(
+      "usage: mlx-serving serve [-m MODEL] [--config FILE] [--host HOST] [--port PORT]\n"
+      "         [--name ID] [-t THREADS] [-c CTX] [--max-sequences N] [--max-active-streams N]\n"
+      "         [--max-waiting N] [--api-key KEY] [--pid-file PATH] [--log-level LEVEL]\n"
+      "Serves the OpenAI API (/v1/completions, /v1/chat/completions, /v1/models), /tokenize,\n"
+      "/detokenize, /health, /metrics and /v1/streams.\n"
+      "Settings come from --config FILE, else config/runtime.yaml when it exists; the flags\n"
+      "override them. Without a model the embedded default model is served.\n"
+      "SIGTERM/SIGINT: finish running streams (server.drain_timeout_ms), exit 0.\n"
+      "SIGHUP: reload the config file.");
+}
+
+}  // namespace
+
+int cmd_serve(int argc, char** argv) {
+  Args args({"--model", "--config", "--host", "--port", "--name", "--threads", "--ctx-size",
+             "--max-sequences", "--max-active-streams", "--max-waiting", "--api-key",
+             "--pid-file", "--log-level", "--kv-type", "--step-token-budget"},
+            {"--help"},
+            {{"-m", "--model"}, {"-t", "--threads"}, {"-c", "--ctx-size"}, {"-h", "--help"}});
+  std::string err = args.parse(argc, argv, 2);
+  if (args.has("--help")) {
+    usage();
+    return 0;
+  }
+  if (!err.empty()) {
+    std::fprintf(stderr, "mlx-serving serve: %s\n", err.c_str());
+    return 2;
+  }
+
+  std::string config_path = args.get_or("--config", "");
+  if (config_path.empty() && fs::exists("config/runtime.yaml")) config_path = "config/runtime.yaml";
+  server::RuntimeConfig config;
+  if (!config_path.empty()) {
+    auto c = server::load_runtime_config(config_path);
+    if (!c.ok()) {
+      std::fprintf(stderr, "mlx-serving serve: %s\n", c.status().message().c_str());
+      return 2;
+    }
+    config = std::move(c.value());
+  }
+
+  // Flags override the file.
+  if (auto v = args.get("--model")) config.model.path = *v;
+  if (auto v = args.get("--host")) config.server.host = *v;
+  if (auto v = args.get("--name")) config.model.name = *v;
+  if (auto v = args.get("--api-key")) config.server.api_keys.push_back(*v);
+  if (auto v = args.get("--pid-file")) config.server.pid_file = *v;
+  if (auto v = args.get("--log-level")) config.server.log_level = *v;
+  if (auto v = args.get("--kv-type")) config.model.kv_type = *v;
+  auto override_int = [&](const char* flag, int* field) {
+    if (args.get(flag)) *field = args.get_int(flag, *field, &err);
+  };
+  override_int("--port", &config.server.port);
+  override_int("--threads", &config.model.threads);
+  override_int("--ctx-size", &config.model.n_ctx);
+  override_int("--max-sequences", &config.scheduler.max_sequences);
+  override_int("--max-active-streams", &config.scheduler.max_active_streams);
+  override_int("--max-waiting", &config.scheduler.max_waiting);
+  override_int("--step-token-budget", &config.scheduler.step_token_budget);
+  // Raising the batch slots on the command line raises the live limit with it unless
+  // that was set too.
+  if (args.get("--max-sequences") && !args.get("--max-active-streams"))
+    config.scheduler.max_active_streams = config.scheduler.max_sequences;
+  if (err.empty()) err = server::validate(config);
+  if (!err.empty()) {
+    std::fprintf(stderr, "mlx-serving serve: %s\n", err.c_str());
+    return 2;
+  }
+  if (config.model.path.empty()) {
+    config.model.path = default_model_path();
+    if (config.model.name.empty()) config.model.name = "mlx-serving-default";
+  }
+  if (config.server.pid_file.empty()) config.server.pid_file = default_pid_file();
+
+  // Signals are taken by sigwait() on this thread: block them before any thread starts
+  // so that none of the server's threads receives them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::string pid_file = config.server.pid_file;
+  server::ApiServer srv(std::move(config));
+  Status st = srv.start();
+  if (!st.ok()) {
+    log_error(st.message());
+    return 1;
+  }
+  if (Status p = write_pid_file(pid_file); !p.ok())
+    log_warn(p.message());
+  else
+    log_info("pid " + std::to_string(getpid()) + " written to " + pid_file);
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      log_info("SIGHUP: reloading configuration");
+      Status r = srv.reload();
+      if (!r.ok()) log_error("reload failed, keeping the running configuration: " + r.message());
+      continue;
+    }
+    log_info(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + ": draining");
+    int cancelled = srv.drain();
+    srv.stop();
+    remove_pid_file(pid_file);
+    log_info("stopped" + (cancelled ? " (" + std::to_string(cancelled) + " stream(s) cut at the drain timeout)"
+                                    : std::string()));
+    return 0;
+  }
+}
+
+}  // namespace mlxs::cli

@@ -1,0 +1,629 @@
+#include "server/api_server.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "base/logging.h"
+
+namespace mlxs::server {
+namespace {
+
+using nlohmann::ordered_json;
+
+double seconds_between(SteadyClock::time_point a, SteadyClock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+std::string random_hex(int n) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* kHex = "0123456789abcdef";
+  std::string s(n, '0');
+  for (auto& c : s) c = kHex[rng() & 15];
+  return s;
+}
+
+// A client-chosen X-Request-Id is kept when it is short and printable.
+bool usable_request_id(const std::string& s) {
+  if (s.empty() || s.size() > 128) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > 32 && c < 127; });
+}
+
+// Constant-time comparison: the time taken does not tell how much of a key matched.
+bool same_secret(const std::string& a, const std::string& b) {
+  unsigned diff = a.size() ^ b.size();
+  for (size_t i = 0; i < a.size(); ++i) diff |= uint8_t(a[i]) ^ uint8_t(b[i % (b.size() + 1)]);
+  return diff == 0;
+}
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The metric label for a path: known routes by name, everything else "other", so clients
+// cannot grow the label set.
+std::string endpoint_label(const std::string& path) {
+  static const std::set<std::string> kKnown = {
+      "/v1/completions", "/v1/chat/completions", "/v1/models", "/tokenize", "/detokenize",
+      "/health", "/metrics", "/v1/streams"};
+  return kKnown.count(path) ? path : "other";
+}
+
+http::Response json_response(int status, const ordered_json& body) {
+  http::Response r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+http::Response error_response(const ApiError& e) {
+  http::Response r;
+  r.status = e.status;
+  r.body = e.body();
+  return r;
+}
+
+ApiError api_error(int status, std::string message, std::string type, std::string code = "") {
+  ApiError e;
+  e.status = status;
+  e.message = std::move(message);
+  e.type = std::move(type);
+  e.code = std::move(code);
+  return e;
+}
+
+std::string model_id_for(const ModelSection& m, const std::string& path) {
+  if (!m.name.empty()) return m.name;
+  std::filesystem::path p(path);
+  if (std::filesystem::is_directory(p)) return p.filename().empty() ? p.parent_path().filename().string()
+                                                                     : p.filename().string();
+  return p.stem().string();
+}
+
+LogLevel parse_level(const std::string& s) {
+  if (s == "debug") return LogLevel::kDebug;
+  if (s == "warn") return LogLevel::kWarn;
+  if (s == "error") return LogLevel::kError;
+  return LogLevel::kInfo;
+}
+
+}  // namespace
+
+const char* phase_name(Phase p) {
+  switch (p) {
+    case Phase::kLoading: return "loading";
+    case Phase::kReady: return "ok";
+    case Phase::kDraining: return "draining";
+    case Phase::kFailed: return "error";
+  }
+  return "";
+}
+
+// Settings a reload may change while requests run; replaced as a whole.
+struct ApiServer::LiveSettings {
+  std::vector<std::string> api_keys;
+  CorsConfig cors;
+  int request_timeout_ms = 0;
+  int max_waiting = 0;
+  int retry_after_s = 1;
+  int default_max_tokens = 256;
+};
+
+// One HTTP request and its answer: common headers, the access log line and the request
+// metric are written in one place whichever way the request ends.
+struct ApiServer::Exchange {
+  ApiServer* server;
+  http::Request req;
+  std::shared_ptr<http::ResponseWriter> writer;
+  std::string request_id;
+  std::string endpoint;
+  SteadyClock::time_point start = SteadyClock::now();
+  std::shared_ptr<const LiveSettings> live;
+
+  void add_common_headers(http::Headers& h) const {
+    h["X-Request-Id"] = request_id;
+    std::string origin = req.header("Origin");
+    if (origin.empty()) return;
+    for (const auto& allowed : live->cors.allowed_origins) {
+      if (allowed == "*" || allowed == origin) {
+        h["Access-Control-Allow-Origin"] = allowed == "*" ? "*" : origin;
+        h["Vary"] = "Origin";
+        h["Access-Control-Expose-Headers"] = "X-Request-Id, Retry-After";
+        return;
+      }
+    }
+  }
+  void log_done(int status, const std::string& extra = "") const {
+    double ms = seconds_between(start, SteadyClock::now()) * 1000;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.1f", ms);
+    log_info("request id=" + request_id + " method=" + req.method + " path=" + req.path +
+             " status=" + std::to_string(status) + " ms=" + buf + (extra.empty() ? "" : " " + extra));
+    server->metrics_.request(endpoint, status);
+  }
+  void send(http::Response r, const std::string& extra = "") {
+    add_common_headers(r.headers);
+    int status = r.status;
+    writer->send(std::move(r));
+    log_done(status, extra);
+  }
+  void send_error(const ApiError& e) { send(error_response(e), "error=\"" + e.message + "\""); }
+  void start_stream() {
+    http::Response head;
+    head.content_type = "text/event-stream";
+    head.headers["Cache-Control"] = "no-cache";
+    add_common_headers(head.headers);
+    writer->start_stream(std::move(head));
+  }
+};
+
+ApiServer::ApiServer(RuntimeConfig config)
+    : config_(std::move(config)), metrics_(registry_) {
+  apply_live_settings(config_);
+  registry_.add_collect_hook([this] {
+    if (Engine* e = engine()) metrics_.engine(e->stats());
+  });
+}
+
+ApiServer::~ApiServer() { stop(); }
+
+std::shared_ptr<const ApiServer::LiveSettings> ApiServer::live() const {
+  std::lock_guard<std::mutex> lock(live_mu_);
+  return live_;
+}
+
+void ApiServer::apply_live_settings(const RuntimeConfig& c) {
+  auto s = std::make_shared<LiveSettings>();
+  s->api_keys = c.server.api_keys;
+  s->cors = c.server.cors;
+  s->request_timeout_ms = c.server.request_timeout_ms;
+  s->max_waiting = c.scheduler.max_waiting;
+  s->retry_after_s = c.scheduler.retry_after_s;
+  s->default_max_tokens = c.scheduler.default_max_tokens;
+  {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    live_ = std::move(s);
+  }
+  set_log_level(parse_level(c.server.log_level));
+  if (Engine* e = engine()) e->set_max_active(c.scheduler.max_active_streams);
+}
+
+Status ApiServer::start() {
+  const ServerSection& s = config_.server;
+  http::ServerOptions o;
+  o.host = s.host;
+  o.port = s.port;
+  o.io_threads = s.io_threads;
+  o.max_header_bytes = s.max_header_bytes;
+  o.max_body_bytes = s.max_request_bytes;
+  o.header_timeout_ms = s.header_timeout_ms;
+  o.body_timeout_ms = s.body_timeout_ms;
+  o.keep_alive_timeout_ms = s.keep_alive_timeout_ms;
+  o.tls_cert_file = s.tls_cert_file;
+  o.tls_key_file = s.tls_key_file;
+  http_ = std::make_unique<http::Server>(
+      o, [this](http::Request req, std::shared_ptr<http::ResponseWriter> w) {
+        handle(std::move(req), std::move(w));
+      });
+  MLXS_RETURN_IF_ERROR(http_->start());
+  log_info(std::string("listening on ") + (s.tls_cert_file.empty() ? "http://" : "https://") +
+           s.host + ":" + std::to_string(http_->port()));
+  loader_ = std::thread([this] { load_model(); });
+  housekeeper_ = std::thread([this] { housekeeping(); });
+  return Status::Ok();
+}
+
+int ApiServer::port() const { return http_ ? http_->port() : 0; }
+
+void ApiServer::load_model() {
+  const ModelSection& m = config_.model;
+  const SchedulerSection& sc = config_.scheduler;
+  EngineOptions eo;
+  eo.model_path = m.path;
+  eo.n_threads = m.threads;
+  eo.n_ctx = m.n_ctx;
+  eo.max_sequences = sc.max_sequences;
+  eo.max_active = sc.max_active_streams;
+  eo.step_token_budget = sc.step_token_budget;
+  eo.kv_cache_tokens = m.kv_cache_tokens;
+  eo.kv_type = m.kv_type == "f32" ? KvType::kF32 : KvType::kF16;
+  eo.chat_template_file = m.chat_template_file;
+  log_info("loading model " + m.path);
+  auto e = Engine::create(eo);
+  std::lock_guard<std::mutex> lock(load_mu_);
+  if (!e.ok()) {
+    load_error_ = e.status().message();
+    log_error("model load failed: " + load_error_);
+    phase_.store(Phase::kFailed);
+  } else {
+    engine_ = std::move(e.value());
+    model_info_.id = model_id_for(m, m.path);
+    model_info_.n_ctx = engine_->n_ctx();
+    model_info_.default_max_tokens = sc.default_max_tokens;
+    model_info_.created = unix_now();
+    engine_ready_.store(true);
+    Phase expected = Phase::kLoading;
+    phase_.compare_exchange_strong(expected, Phase::kReady);
+    log_info("ready: model " + model_info_.id);
+  }
+  load_cv_.notify_all();
+}
+
+Status ApiServer::wait_until_loaded() {
+  std::unique_lock<std::mutex> lock(load_mu_);
+  load_cv_.wait(lock, [&] { return engine_ready_.load() || !load_error_.empty(); });
+  return engine_ready_.load() ? Status::Ok() : Status::Error(load_error_);
+}
+
+void ApiServer::housekeeping() {
+  std::unique_lock<std::mutex> lock(hk_mu_);
+  while (!stopping_.load()) {
+    hk_cv_.wait_for(lock, std::chrono::milliseconds(100));
+    int n = streams_.expire(SteadyClock::now());
+    if (n > 0) log_warn("cancelled " + std::to_string(n) + " request(s) past the request timeout");
+  }
+}
+
+void ApiServer::begin_drain() {
+  Phase p = phase_.exchange(Phase::kDraining);
+  if (p == Phase::kDraining) return;
+  log_info("draining: no new connections; " + std::to_string(streams_.size()) +
+           " stream(s) running");
+  if (http_) http_->stop_accepting();
+}
+
+int ApiServer::drain() {
+  begin_drain();
+  auto deadline = SteadyClock::now() + std::chrono::milliseconds(config_.server.drain_timeout_ms);
+  while (!streams_.empty() && SteadyClock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  int cancelled = 0;
+  if (!streams_.empty()) {
+    cancelled = streams_.cancel_all();
+    log_warn("drain timeout: cancelled " + std::to_string(cancelled) + " stream(s)");
+    auto grace = SteadyClock::now() + std::chrono::seconds(2);
+    while (!streams_.empty() && SteadyClock::now() < grace)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // Let the last bytes of finished responses reach their clients.
+  auto flush = SteadyClock::now() + std::chrono::seconds(2);
+  while (http_ && http_->busy_connections() > 0 && SteadyClock::now() < flush)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return cancelled;
+}
+
+void ApiServer::stop() {
+  if (stopping_.exchange(true)) return;
+  hk_cv_.notify_all();
+  if (housekeeper_.joinable()) housekeeper_.join();
+  if (loader_.joinable()) loader_.join();
+  // The engine first: its scheduler ends open streams through callbacks that still need
+  // the registry and metrics.
+  engine_ready_.store(false);
+  engine_.reset();
+  if (http_) http_->stop();
+}
+
+void ApiServer::add_reload_hook(std::function<Status()> hook) {
+  reload_hooks_.push_back(std::move(hook));
+}
+
+Status ApiServer::reload() {
+  if (config_.source_path.empty())
+    return Status::Error("reload: the server was started without a config file");
+  auto c = load_runtime_config(config_.source_path);
+  if (!c.ok()) return c.status();
+  std::string bad = validate(c.value());
+  if (!bad.empty()) return Status::Error(config_.source_path + ": " + bad);
+  const RuntimeConfig& n = c.value();
+  // Settings baked into sockets, threads and the loaded model need a restart.
+  std::vector<std::string> restart;
+  auto differs = [&](bool changed, const char* key) {
+    if (changed) restart.push_back(key);
+  };
+  differs(n.server.host != config_.server.host, "server.host");
+  differs(n.server.port != config_.server.port, "server.port");
+  differs(n.server.io_threads != config_.server.io_threads, "server.io_threads");
+  differs(n.server.tls_cert_file != config_.server.tls_cert_file, "server.tls_cert_file");
+  differs(n.server.tls_key_file != config_.server.tls_key_file, "server.tls_key_file");
+  differs(n.model.path != config_.model.path, "model.path");
+  differs(n.model.n_ctx != config_.model.n_ctx, "model.n_ctx");
+  differs(n.model.threads != config_.model.threads, "model.threads");
+  differs(n.scheduler.max_sequences != config_.scheduler.max_sequences, "scheduler.max_sequences");
+  differs(n.scheduler.step_token_budget != config_.scheduler.step_token_budget,
+          "scheduler.step_token_budget");
+  apply_live_settings(n);
+  for (const auto& key : restart) log_warn("reload: " + key + " changed; it takes effect after a restart");
+  log_info("reloaded " + config_.source_path + ": max_active_streams=" +
+           std::to_string(n.scheduler.max_active_streams) + " max_waiting=" +
+           std::to_string(n.scheduler.max_waiting) + " request_timeout_ms=" +
+           std::to_string(n.server.request_timeout_ms));
+  // Keep what needs a restart as it runs now; take the rest.
+  RuntimeConfig kept = n;
+  kept.server.host = config_.server.host;
+  kept.server.port = config_.server.port;
+  kept.server.io_threads = config_.server.io_threads;
+  kept.server.tls_cert_file = config_.server.tls_cert_file;
+  kept.server.tls_key_file = config_.server.tls_key_file;
+  kept.model = config_.model;
+  kept.scheduler.max_sequences = config_.scheduler.max_sequences;
+  kept.scheduler.step_token_budget = config_.scheduler.step_token_budget;
+  config_ = std::move(kept);
+  for (auto& hook : reload_hooks_) MLXS_RETURN_IF_ERROR(hook());
+  return Status::Ok();
+}
+
+bool ApiServer::authorized(const http::Request& req) const {
+  auto l = live();
+  if (l->api_keys.empty()) return true;
+  std::string auth = req.header("Authorization");
+  static const std::string kBearer = "Bearer ";
+  if (auth.size() <= kBearer.size() || auth.compare(0, kBearer.size(), kBearer) != 0) return false;
+  std::string key = auth.substr(kBearer.size());
+  bool ok = false;
+  for (const auto& k : l->api_keys) ok |= same_secret(key, k);
+  return ok;
+}
+
+void ApiServer::handle(http::Request req, std::shared_ptr<http::ResponseWriter> writer) {
+  auto ex = std::make_shared<Exchange>();
+  ex->server = this;
+  ex->writer = std::move(writer);
+  std::string given = req.header("X-Request-Id");
+  ex->request_id = usable_request_id(given) ? given : random_hex(24);
+  ex->endpoint = endpoint_label(req.path);
+  ex->live = live();
+  ex->req = std::move(req);
+  route(ex);
+}
+
+void ApiServer::route(const std::shared_ptr<Exchange>& ex) {
+  const http::Request& req = ex->req;
+  const std::string& path = req.path;
+  auto method_is = [&](const char* m) { return req.method == m; };
+
+  if (method_is("OPTIONS")) {  // CORS preflight
+    http::Response r;
+    r.status = 204;
+    r.content_type.clear();
+    if (!ex->live->cors.allowed_origins.empty()) {
+      std::string headers;
+      for (const auto& h : ex->live->cors.allowed_headers) headers += (headers.empty() ? "" : ", ") + h;
+      r.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS";
+      r.headers["Access-Control-Allow-Headers"] = headers;
+      r.headers["Access-Control-Max-Age"] = std::to_string(ex->live->cors.max_age_s);
+    }
+    ex->send(std::move(r));
+    return;
+  }
+  if (path == "/health") {
+    if (!method_is("GET")) return ex->send_error(api_error(405, "use GET for /health", "invalid_request_error"));
+    return handle_health(ex);
+  }
+  if (path == "/metrics") {
+    if (!method_is("GET")) return ex->send_error(api_error(405, "use GET for /metrics", "invalid_request_error"));
+    http::Response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    // Count this scrape before rendering so the body includes it.
+    metrics_.request(ex->endpoint, 200);
+    r.body = registry_.render();
+    ex->add_common_headers(r.headers);
+    ex->writer->send(std::move(r));
+    return;
+  }
+
+  struct Route {
+    const char* path;
+    const char* method;
+  };
+  static const Route kRoutes[] = {{"/v1/completions", "POST"}, {"/v1/chat/completions", "POST"},
+                                  {"/v1/models", "GET"},       {"/tokenize", "POST"},
+                                  {"/detokenize", "POST"},     {"/v1/streams", "GET"}};
+  const Route* found = nullptr;
+  for (const auto& r : kRoutes)
+    if (path == r.path) found = &r;
+  if (!found) return ex->send_error(api_error(404, "Unknown path " + path, "invalid_request_error", "not_found"));
+  if (req.method != found->method)
+    return ex->send_error(api_error(405, std::string("use ") + found->method + " for " + path,
+                                    "invalid_request_error", "method_not_allowed"));
+  if (!authorized(req)) {
+    return ex->send_error(api_error(401, "Incorrect API key provided. Send it as 'Authorization: Bearer KEY'.",
+                                    "invalid_request_error", "invalid_api_key"));
+  }
+  Phase phase = phase_.load();
+  if (phase != Phase::kReady) {
+    std::string why = phase == Phase::kLoading    ? "the model is still loading"
+                      : phase == Phase::kDraining ? "the server is shutting down"
+                                                  : "the model failed to load: " + load_error_;
+    ApiError e = api_error(503, "Service unavailable: " + why, "server_error", "service_unavailable");
+    http::Response r = error_response(e);
+    r.headers["Retry-After"] = std::to_string(ex->live->retry_after_s);
+    return ex->send(std::move(r), "error=\"" + e.message + "\"");
+  }
+
+  if (path == "/v1/completions") return handle_generation(ex, Endpoint::kCompletions);
+  if (path == "/v1/chat/completions") return handle_generation(ex, Endpoint::kChatCompletions);
+  if (path == "/tokenize") return handle_tokenize(ex, false);
+  if (path == "/detokenize") return handle_tokenize(ex, true);
+  if (path == "/v1/models") return ex->send(json_response(200, models_response(model_info_)));
+  if (path == "/v1/streams") return ex->send(json_response(200, streams_.to_json(SteadyClock::now())));
+}
+
+void ApiServer::handle_health(const std::shared_ptr<Exchange>& ex) {
+  Phase p = phase_.load();
+  ordered_json j;
+  j["status"] = phase_name(p);
+  if (p == Phase::kReady || p == Phase::kDraining) {
+    j["model"] = model_info_.id;
+    if (Engine* e = engine()) {
+      SchedulerStats st = e->stats();
+      j["active_streams"] = st.running;
+      j["waiting_streams"] = st.waiting;
+      j["max_active_streams"] = st.max_active;
+      j["kv_blocks_used"] = st.kv_blocks_used;
+      j["kv_blocks_total"] = st.kv_blocks_total;
+    }
+  }
+  if (p == Phase::kFailed) j["message"] = load_error_;
+  ex->send(json_response(p == Phase::kReady ? 200 : 503, j));
+}
+
+void ApiServer::handle_tokenize(const std::shared_ptr<Exchange>& ex, bool detokenize) {
+  Engine& e = *engine_;
+  auto result = detokenize ? detokenize_response(ex->req.body, e.tokenizer())
+                           : tokenize_response(ex->req.body, model_info_, e.tokenizer(), e.chat());
+  if (auto* err = std::get_if<ApiError>(&result)) return ex->send_error(*err);
+  ex->send(json_response(200, std::get<ordered_json>(result)));
+}
+
+// The state of one generation shared by the handler and the engine's chunk callback.
+struct GenerationState {
+  ParsedRequest parsed;
+  std::unique_ptr<ResponseBuilder> builder;
+  std::string response_id;
+  bool started = false;  // streaming: the SSE head was written
+  std::atomic<bool> submitting{true};  // inside Engine::generate()
+  int tokens = 0;
+  SteadyClock::time_point last_token;
+};
+
+void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint endpoint) {
+  Engine& engine = *engine_;
+  auto parsed = parse_completion_request(ex->req.body, endpoint, model_info_, engine.chat());
+  if (auto* err = std::get_if<ApiError>(&parsed)) return ex->send_error(*err);
+
+  auto st = std::make_shared<GenerationState>();
+  st->parsed = std::move(std::get<ParsedRequest>(parsed));
+  GenerateRequest& gen = st->parsed.gen;
+
+  // Tokenize here so the context check can answer with both numbers before anything is
+  // queued.
+  if (gen.prompt_tokens.empty())
+    gen.prompt_tokens = engine.tokenizer().encode(gen.prompt, gen.add_special, gen.parse_special);
+  int n_prompt = static_cast<int>(gen.prompt_tokens.size());
+  if (n_prompt == 0) return ex->send_error(bad_request("The prompt is empty.", "prompt"));
+  if (!st->parsed.max_tokens_given) {
+    // No limit asked for: generate up to the default, or what the context leaves.
+    gen.max_tokens = std::min(ex->live->default_max_tokens, model_info_.n_ctx - n_prompt);
+    if (gen.max_tokens < 1) gen.max_tokens = ex->live->default_max_tokens;
+  }
+  if (auto err = context_error(n_prompt, gen.max_tokens, model_info_.n_ctx))
+    return ex->send_error(*err);
+
+  // Admission: a full queue answers 429 at once instead of letting latency grow.
+  SchedulerStats sst = engine.stats();
+  if (sst.waiting >= ex->live->max_waiting) {
+    ApiError e = api_error(429,
+                           "The server is overloaded: " + std::to_string(sst.waiting) +
+                               " requests are already waiting. Retry later.",
+                           "rate_limit_error", "overloaded");
+    http::Response r = error_response(e);
+    r.headers["Retry-After"] = std::to_string(ex->live->retry_after_s);
+    return ex->send(std::move(r), "error=overloaded");
+  }
+
+  bool chat = endpoint == Endpoint::kChatCompletions;
+  std::string hex = random_hex(24);
+  st->response_id = (chat ? "chatcmpl-" : "cmpl-") + hex;
+  st->builder = std::make_unique<ResponseBuilder>(st->parsed, st->response_id, unix_now(),
+                                                  st->parsed.model.empty() ? model_info_.id
+                                                                           : st->parsed.model,
+                                                  engine.tokenizer());
+  gen.request_id = ex->request_id;
+  // The engine gets its own copy carrying the callback: the state keeps the request for
+  // the response (echo), and a callback stored inside the state would keep it alive.
+  GenerateRequest submit = gen;
+
+  StreamInfo info;
+  info.id = ex->request_id;
+  info.endpoint = ex->req.path;
+  info.remote = ex->req.remote;
+  info.streaming = st->parsed.stream;
+  info.prompt_tokens = n_prompt;
+  info.started = ex->start;
+  info.deadline = ex->start + std::chrono::milliseconds(ex->live->request_timeout_ms);
+  streams_.add(info, nullptr);
+
+  submit.on_chunk = [this, ex, st](const Chunk& c) {
+    auto now = SteadyClock::now();
+    if (c.token >= 0) {
+      streams_.on_token(ex->request_id, now);
+      if (st->tokens++ > 0) metrics_.inter_token(seconds_between(st->last_token, now));
+      st->last_token = now;
+    }
+    const bool final = c.finish != FinishReason::kNone;
+    // Why a generation was cut short decides what the client is told.
+    std::optional<ApiError> failure;
+    if (c.finish == FinishReason::kError) {
+      // The engine rejects bad requests while generate() runs (token ids outside the
+      // vocabulary, ...) and requests larger than the whole KV pool: the client's fault.
+      bool shutting_down = c.error.find("shutting down") != std::string::npos;
+      bool client_fault = st->submitting.load() || c.error.find("does not fit") != std::string::npos;
+      failure = shutting_down  ? api_error(503, c.error, "server_error", "service_unavailable")
+                : client_fault ? bad_request(c.error)
+                               : api_error(500, c.error, "server_error");
+    } else if (c.finish == FinishReason::kCancelled) {
+      if (streams_.timed_out(ex->request_id))
+        failure = api_error(504, "The request timed out after " +
+                                     std::to_string(ex->live->request_timeout_ms) + " ms.",
+                            "server_error", "timeout");
+      else if (phase_.load() == Phase::kDraining)
+        failure = api_error(503, "The server is shutting down.", "server_error", "service_unavailable");
+    }
+    std::string usage = final ? "prompt_tokens=" + std::to_string(c.stats.prompt_tokens) +
+                                    " completion_tokens=" + std::to_string(c.stats.generated_tokens) +
+                                    " finish=" + finish_reason_name(c.finish)
+                              : "";
+    if (st->parsed.stream) {
+      if (!st->started && final && failure) {
+        // Failed before the first byte: a plain HTTP error is still possible.
+        ex->send_error(*failure);
+      } else {
+        if (!st->started) {
+          st->started = true;
+          ex->start_stream();
+        }
+        if (failure) {
+          ex->writer->write(ResponseBuilder::sse_error(*failure));
+        } else {
+          std::string events = st->builder->sse_events(c);
+          if (!events.empty()) ex->writer->write(std::move(events));
+        }
+        if (final) {
+          ex->writer->end();
+          int status = ex->writer->disconnected() ? 499 : 200;
+          ex->log_done(status, usage);
+        }
+      }
+    } else {
+      st->builder->add(c);
+      if (final) {
+        if (failure) {
+          ex->send(error_response(*failure), usage);
+        } else if (c.finish == FinishReason::kCancelled) {
+          // Nobody is listening any more (the client went away).
+          ex->log_done(499, usage);
+        } else {
+          ex->send(json_response(200, st->builder->final_response()), usage);
+        }
+      }
+    }
+    if (final) {
+      metrics_.generation(c.stats, c.finish);
+      streams_.remove(ex->request_id);
+    }
+  };
+
+  auto stream = engine.generate(std::move(submit));
+  st->submitting.store(false);
+  streams_.attach(ex->request_id, stream);
+  ex->writer->on_disconnect([stream] { stream->cancel(); });
+}
+
+}  // namespace mlxs::server

@@ -1,0 +1,101 @@
+// `mlx-serving serve`: the OpenAI-compatible HTTP API in front of the engine. The HTTP
+// layer answers at once; the model loads in the background (/health says 503 "loading"
+// until it is ready). Generation requests are validated and tokenized on the I/O thread,
+// then run by the engine's continuous-batching scheduler, whose chunks flow straight back
+// to the connection as SSE events or one JSON body. Nothing here blocks an I/O thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "base/status.h"
+#include "engine/engine.h"
+#include "http/http_server.h"
+#include "server/metrics.h"
+#include "server/openai_protocol.h"
+#include "server/runtime_config.h"
+#include "server/server_metrics.h"
+#include "server/stream_registry.h"
+
+namespace mlxs::server {
+
+enum class Phase { kLoading, kReady, kDraining, kFailed };
+const char* phase_name(Phase p);
+
+class ApiServer {
+ public:
+  explicit ApiServer(RuntimeConfig config);
+  ~ApiServer();  // stops everything
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Starts HTTP and the background model load. Errors: the address cannot be bound, TLS
+  // files unreadable.
+  Status start();
+  // Blocks until the model is loaded (or failed: its message).
+  Status wait_until_loaded();
+  int port() const;
+  Phase phase() const { return phase_.load(); }
+
+  // SIGTERM: stop accepting, fail new generation requests with 503, let running streams
+  // finish. drain() waits up to the drain timeout, then cancels what is left; returns the
+  // number of streams it had to cancel.
+  void begin_drain();
+  int drain();
+  void stop();
+
+  // SIGHUP: re-reads the config file it was started from and applies the settings that
+  // can change live (API keys, CORS, timeouts, queue and concurrency limits, log level);
+  // settings that need a restart are named in the log. Extra hooks run afterwards.
+  Status reload();
+  void add_reload_hook(std::function<Status()> hook);
+
+  Engine* engine() { return engine_ready_.load() ? engine_.get() : nullptr; }
+  metrics::Registry& registry() { return registry_; }
+  StreamRegistry& streams() { return streams_; }
+  const ModelInfo& model_info() const { return model_info_; }
+
+ private:
+  struct Exchange;
+  struct LiveSettings;
+  void load_model();
+  void housekeeping();
+  void handle(http::Request req, std::shared_ptr<http::ResponseWriter> writer);
+  void route(const std::shared_ptr<Exchange>& ex);
+  void handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint endpoint);
+  void handle_tokenize(const std::shared_ptr<Exchange>& ex, bool detokenize);
+  void handle_health(const std::shared_ptr<Exchange>& ex);
+  bool authorized(const http::Request& req) const;
+  void apply_live_settings(const RuntimeConfig& c);
+
+  RuntimeConfig config_;
+  std::shared_ptr<const LiveSettings> live_;  // swapped whole on reload
+  mutable std::mutex live_mu_;
+  std::shared_ptr<const LiveSettings> live() const;
+
+  std::atomic<Phase> phase_{Phase::kLoading};
+  std::string load_error_;
+  std::unique_ptr<Engine> engine_;
+  std::atomic<bool> engine_ready_{false};
+  std::thread loader_;
+  std::mutex load_mu_;
+  std::condition_variable load_cv_;
+
+  ModelInfo model_info_;
+  metrics::Registry registry_;
+  ServerMetrics metrics_;
+  StreamRegistry streams_;
+  std::unique_ptr<http::Server> http_;
+
+  std::vector<std::function<Status()>> reload_hooks_;
+  std::atomic<bool> stopping_{false};
+  std::thread housekeeper_;
+  std::mutex hk_mu_;
+  std::condition_variable hk_cv_;
+};
+
+}  // namespace mlxs::server

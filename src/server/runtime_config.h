@@ -1,0 +1,79 @@
+// config/runtime.yaml: the server, model and scheduler settings of `mlx-serving serve`.
+// Every key is documented in docs/CONFIG.md. Unknown keys, wrong types and out-of-range
+// values are rejected with "FILE:LINE: ..." so a typo never silently falls back to a
+// default. Sections that belong to other subsystems of the spec (ttft_accelerator,
+// qos_monitor, policy_engine) are kept as parsed YAML text for their owners.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace mlxs::server {
+
+struct CorsConfig {
+  std::vector<std::string> allowed_origins;  // "*" allows any; empty: no CORS headers
+  std::vector<std::string> allowed_headers = {"Authorization", "Content-Type"};
+  int max_age_s = 600;
+};
+
+struct ServerSection {
+  std::string host = "127.0.0.1";
+  int port = 3000;
+  int io_threads = 2;
+  std::vector<std::string> api_keys;  // empty: no authentication
+  std::string api_keys_file;          // one key per line, '#' comments; merged with api_keys
+  CorsConfig cors;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  int max_request_bytes = 4 << 20;
+  int max_header_bytes = 16 * 1024;
+  int header_timeout_ms = 10000;
+  int body_timeout_ms = 30000;
+  int keep_alive_timeout_ms = 30000;
+  int request_timeout_ms = 600000;  // a generation running longer is cancelled
+  int drain_timeout_ms = 30000;     // SIGTERM: how long running streams may finish
+  std::string pid_file;             // "" : $XDG_RUNTIME_DIR/mlx-serving.pid or /tmp/mlx-serving.pid
+  std::string log_level = "info";   // debug, info, warn, error
+};
+
+struct ModelSection {
+  std::string path;          // GGUF file or model folder; "" : the embedded default model
+  std::string name;          // id in /v1/models and the "model" field; "" : file stem
+  int n_ctx = 0;             // 0: the model's trained context, at most 4096
+  int threads = 0;           // 0: one per core
+  std::string kv_type = "f16";  // f16 or f32
+  int kv_cache_tokens = 0;   // 0: n_ctx * max_sequences
+  std::string chat_template_file;  // overrides the model's template when set
+};
+
+struct SchedulerSection {
+  int max_sequences = 8;        // batch slots: sequences decoded together in one step
+  int max_active_streams = 8;   // live concurrency limit (<= max_sequences), adjustable at run time
+  int max_waiting = 64;         // queued requests beyond the active ones; more: 429
+  int step_token_budget = 512;  // tokens per forward step; prefill is chunked to fit
+  int default_max_tokens = 256; // when a request gives none
+  int retry_after_s = 1;        // Retry-After on 429
+};
+
+struct RuntimeConfig {
+  ServerSection server;
+  ModelSection model;
+  SchedulerSection scheduler;
+  // Top-level sections owned by other subsystems, re-serialized as YAML text, keyed by
+  // section name; the owner validates them.
+  std::map<std::string, std::string> other_sections;
+  std::string source_path;  // the file it came from ("" for defaults)
+};
+
+// Parses YAML text; `path` is used in messages. Missing sections and keys keep defaults.
+Result<RuntimeConfig> parse_runtime_config(const std::string& yaml_text, const std::string& path);
+Result<RuntimeConfig> load_runtime_config(const std::string& path);
+
+// Checks cross-field rules (max_active_streams <= max_sequences, TLS cert and key both or
+// neither, port range, ...). Returns "" or a message naming the keys.
+std::string validate(const RuntimeConfig& config);
+
+}  // namespace mlxs::server
