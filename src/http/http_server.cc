@@ -147,6 +147,11 @@ void Server::Impl::on_accept(error_code ec, tcp::socket socket) {
     socket.close(ignored);
     return;
   }
+  // Streamed events are small writes: without TCP_NODELAY, Nagle's algorithm holds each
+  // one back until the client's delayed ACK arrives (tens of milliseconds per token on a
+  // reused connection).
+  error_code nodelay_ec;
+  socket.set_option(tcp::no_delay(true), nodelay_ec);
   const bool reject = shared->open.load() >= shared->options.max_connections;
   internal::start_session(std::move(socket), shared, tls.get(), reject);
   accept();

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <set>
 #include <sstream>
@@ -86,6 +87,22 @@ std::string model_id_for(const ModelSection& m, const std::string& path) {
   return p.stem().string();
 }
 
+// One key per line; blank lines and '#' comments skipped, surrounding spaces trimmed.
+Result<std::vector<std::string>> read_key_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::Error(path + ": cannot read the API key file");
+  std::vector<std::string> keys;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto b = line.find_first_not_of(" \t\r");
+    if (b == std::string::npos || line[b] == '#') continue;
+    auto e = line.find_last_not_of(" \t\r");
+    keys.push_back(line.substr(b, e - b + 1));
+  }
+  if (keys.empty()) return Status::Error(path + ": the API key file has no keys");
+  return keys;
+}
+
 LogLevel parse_level(const std::string& s) {
   if (s == "debug") return LogLevel::kDebug;
   if (s == "warn") return LogLevel::kWarn;
@@ -165,7 +182,6 @@ struct ApiServer::Exchange {
 
 ApiServer::ApiServer(RuntimeConfig config)
     : config_(std::move(config)), metrics_(registry_) {
-  apply_live_settings(config_);
   registry_.add_collect_hook([this] {
     if (Engine* e = engine()) metrics_.engine(e->stats());
   });
@@ -178,9 +194,14 @@ std::shared_ptr<const ApiServer::LiveSettings> ApiServer::live() const {
   return live_;
 }
 
-void ApiServer::apply_live_settings(const RuntimeConfig& c) {
+Status ApiServer::apply_live_settings(const RuntimeConfig& c) {
   auto s = std::make_shared<LiveSettings>();
   s->api_keys = c.server.api_keys;
+  if (!c.server.api_keys_file.empty()) {
+    auto keys = read_key_file(c.server.api_keys_file);
+    if (!keys.ok()) return keys.status();
+    s->api_keys.insert(s->api_keys.end(), keys->begin(), keys->end());
+  }
   s->cors = c.server.cors;
   s->request_timeout_ms = c.server.request_timeout_ms;
   s->max_waiting = c.scheduler.max_waiting;
@@ -192,9 +213,11 @@ void ApiServer::apply_live_settings(const RuntimeConfig& c) {
   }
   set_log_level(parse_level(c.server.log_level));
   if (Engine* e = engine()) e->set_max_active(c.scheduler.max_active_streams);
+  return Status::Ok();
 }
 
 Status ApiServer::start() {
+  MLXS_RETURN_IF_ERROR(apply_live_settings(config_));
   const ServerSection& s = config_.server;
   http::ServerOptions o;
   o.host = s.host;
@@ -338,7 +361,7 @@ Status ApiServer::reload() {
   differs(n.scheduler.max_sequences != config_.scheduler.max_sequences, "scheduler.max_sequences");
   differs(n.scheduler.step_token_budget != config_.scheduler.step_token_budget,
           "scheduler.step_token_budget");
-  apply_live_settings(n);
+  MLXS_RETURN_IF_ERROR(apply_live_settings(n));
   for (const auto& key : restart) log_warn("reload: " + key + " changed; it takes effect after a restart");
   log_info("reloaded " + config_.source_path + ": max_active_streams=" +
            std::to_string(n.scheduler.max_active_streams) + " max_waiting=" +

@@ -70,7 +70,7 @@ class ApiServer {
   void handle_tokenize(const std::shared_ptr<Exchange>& ex, bool detokenize);
   void handle_health(const std::shared_ptr<Exchange>& ex);
   bool authorized(const http::Request& req) const;
-  void apply_live_settings(const RuntimeConfig& c);
+  Status apply_live_settings(const RuntimeConfig& c);
 
   RuntimeConfig config_;
   std::shared_ptr<const LiveSettings> live_;  // swapped whole on reload

@@ -24,7 +24,7 @@ KEY = "test-key-123"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
-def write_config(path, model, timeout_ms=60000, **sched):
+def write_config(path, model, timeout_ms=60000, key_file=None, **sched):
     s = {"max_sequences": 4, "max_active_streams": 4, "max_waiting": 8}
     s.update(sched)
     text = f"""server:
@@ -32,6 +32,7 @@ def write_config(path, model, timeout_ms=60000, **sched):
   api_keys: ["{KEY}"]
   request_timeout_ms: {timeout_ms}
   drain_timeout_ms: 20000
+  api_keys_file: "{key_file or ''}"
   cors:
     allowed_origins: ["http://app.example"]
 model:
@@ -324,6 +325,29 @@ class ServerTest(unittest.TestCase):
             _, _, h = srv.json("GET", "/health")
             self.assertEqual(h["max_active_streams"], 2)
             self.assertIn("reload failed", srv.log())
+        finally:
+            srv.stop()
+
+    def test_api_key_file_is_reread_on_sighup(self):
+        cfg = os.path.join(self.tmp, "keys.yaml")
+        keys = os.path.join(self.tmp, "keys.txt")
+        with open(keys, "w") as f:
+            f.write("# rotated weekly\nfirst-key\n")
+        write_config(cfg, self.model, key_file=keys)
+        srv = Server(BUILD, ["--config", cfg, "--pid-file", os.path.join(self.tmp, "s6.pid")]).start()
+        try:
+            def status(key):
+                return srv.request("GET", "/v1/models", headers={"Authorization": f"Bearer {key}"})[0]
+            self.assertEqual(status("first-key"), 200)
+            self.assertEqual(status(KEY), 200)  # api_keys and the file's keys both count
+            with open(keys, "w") as f:
+                f.write("second-key\n")
+            srv.signal(signal.SIGHUP)
+            deadline = time.time() + 10
+            while time.time() < deadline and status("second-key") != 200:
+                time.sleep(0.05)
+            self.assertEqual(status("second-key"), 200)
+            self.assertEqual(status("first-key"), 401)
         finally:
             srv.stop()
 
