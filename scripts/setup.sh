@@ -8,9 +8,13 @@ PACKAGES=(
   g++ cmake ninja-build pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libpcre2-dev libicu-dev
-  libboost-dev libssl-dev libyaml-cpp-dev prometheus
+  libboost-dev libssl-dev libyaml-cpp-dev prometheus curl
   python3 python3-numpy python3-jinja2
 )
+
+# The openai npm client test needs Node.js; Debian's is used when none is installed.
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

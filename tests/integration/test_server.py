@@ -351,6 +351,37 @@ class ServerTest(unittest.TestCase):
         finally:
             srv.stop()
 
+    def test_tls(self):
+        openssl = shutil.which("openssl")
+        if not openssl:
+            self.skipTest("openssl command not installed")
+        cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
+        subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        cfg = os.path.join(self.tmp, "tls.yaml")
+        write_config(cfg, self.model)
+        text = open(cfg).read().replace("server:\n", f"server:\n  tls_cert_file: {cert}\n  tls_key_file: {key}\n")
+        open(cfg, "w").write(text)
+        srv = Server(BUILD, ["--config", cfg, "--pid-file", os.path.join(self.tmp, "s7.pid")])
+        srv.start(wait_ready=False)
+        try:
+            self.assertIn("https://", srv.log())
+            body = json.dumps({"prompt": "secure", "max_tokens": 3, "ignore_eos": True})
+            deadline = time.time() + 60
+            while True:
+                p = curl("-k", "-H", "Content-Type: application/json", "-H", f"Authorization: Bearer {KEY}",
+                         "-d", body, f"https://127.0.0.1:{srv.port}/v1/completions")
+                if p.returncode == 0 and b"text_completion" in p.stdout or time.time() > deadline:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(json.loads(p.stdout)["usage"]["completion_tokens"], 3)
+            # Plain HTTP to the TLS port gets no answer.
+            p = curl("--max-time", "5", f"http://127.0.0.1:{srv.port}/health")
+            self.assertNotEqual(p.returncode, 0)
+        finally:
+            srv.stop()
+
     def test_sigterm_drains_running_stream_then_exits_zero(self):
         pid_file = os.path.join(self.tmp, "s5.pid")
         srv = Server(BUILD, ["--config", self.config, "--pid-file", pid_file]).start()
