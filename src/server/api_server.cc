@@ -237,16 +237,17 @@ Status ApiServer::start() {
   MLXS_RETURN_IF_ERROR(http_->start());
   log_info(std::string("listening on ") + (s.tls_cert_file.empty() ? "http://" : "https://") +
            s.host + ":" + std::to_string(http_->port()));
-  loader_ = std::thread([this] { load_model(); });
+  // The loader works on a copy: a SIGHUP during the load may replace config_.
+  loader_ = std::thread([this, model = config_.model, sched = config_.scheduler] {
+    load_model(model, sched);
+  });
   housekeeper_ = std::thread([this] { housekeeping(); });
   return Status::Ok();
 }
 
 int ApiServer::port() const { return http_ ? http_->port() : 0; }
 
-void ApiServer::load_model() {
-  const ModelSection& m = config_.model;
-  const SchedulerSection& sc = config_.scheduler;
+void ApiServer::load_model(const ModelSection& m, const SchedulerSection& sc) {
   EngineOptions eo;
   eo.model_path = m.path;
   eo.n_threads = m.threads;
@@ -326,11 +327,12 @@ void ApiServer::stop() {
   hk_cv_.notify_all();
   if (housekeeper_.joinable()) housekeeper_.join();
   if (loader_.joinable()) loader_.join();
-  // The engine first: its scheduler ends open streams through callbacks that still need
-  // the registry and metrics.
+  // HTTP first: once its I/O threads are joined no handler can be using the engine. The
+  // engine's scheduler then ends what is left through callbacks whose writers are closed
+  // (ignored) and whose registry and metrics are still members here.
+  if (http_) http_->stop();
   engine_ready_.store(false);
   engine_.reset();
-  if (http_) http_->stop();
 }
 
 void ApiServer::add_reload_hook(std::function<Status()> hook) {

@@ -62,7 +62,7 @@ class ApiServer {
  private:
   struct Exchange;
   struct LiveSettings;
-  void load_model();
+  void load_model(const ModelSection& model, const SchedulerSection& sched);
   void housekeeping();
   void handle(http::Request req, std::shared_ptr<http::ResponseWriter> writer);
   void route(const std::shared_ptr<Exchange>& ex);
