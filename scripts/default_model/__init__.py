@@ -1,0 +1,1 @@
+"""Building blocks of the embedded default model: corpus, BPE tokenizer, Llama model, GGUF."""
