@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <algorithm>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "engine/engine.h"
@@ -332,6 +334,42 @@ TEST(Engine, LiveConcurrencyLimitHoldsTheRestInTheQueue) {
   EXPECT_EQ(e->stats().max_active, 4);
   e->set_max_active(0);
   EXPECT_EQ(e->stats().max_active, 1);
+}
+
+TEST(Engine, LongPromptIsChunkedWhileOthersKeepDecoding) {
+  auto e = make_engine(4);  // 32 tokens per step
+  // A decodes; B's 200-token prompt needs at least seven steps of prefill, and every one
+  // of those steps must also carry A's next token.
+  std::mutex mu;
+  std::vector<char> order;  // 'a' per token of A, 'b' per token of B
+  std::promise<void> a_started;
+  bool a_signalled = false;
+  GenerateRequest a = greedy("keep going", 60);
+  a.on_chunk = [&](const Chunk& ch) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (ch.token >= 0) order.push_back('a');
+    if (!a_signalled) {
+      a_signalled = true;
+      a_started.set_value();
+    }
+  };
+  auto sa = e->generate(a);
+  a_started.get_future().wait();
+  GenerateRequest b = greedy("", 2);
+  b.prompt_tokens = tokens_from(9, 200);
+  std::promise<void> b_done;
+  b.on_chunk = [&](const Chunk& ch) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (ch.token >= 0) order.push_back('b');
+    if (ch.finish != FinishReason::kNone) b_done.set_value();
+  };
+  auto sb = e->generate(b);
+  b_done.get_future().wait();
+  std::lock_guard<std::mutex> lock(mu);
+  auto first_b = std::find(order.begin(), order.end(), 'b');
+  ASSERT_NE(first_b, order.end());
+  int a_before_b = static_cast<int>(std::count(order.begin(), first_b, 'a'));
+  EXPECT_GE(a_before_b, 1 + 200 / 31) << "A stalled while B's prompt was prefilled";
 }
 
 TEST(Engine, CancelledWhileQueuedLeavesTheQueue) {
