@@ -298,33 +298,51 @@ TEST(Engine, CallbackDeliveryAndStats) {
   EXPECT_GE(c.stats.total_ms, c.stats.ttft_ms);
 }
 
+// Holds the scheduler inside the first chunk of a request until released, so that the
+// test can look at the queue while that request occupies its batch slot.
+class HeldRequest {
+ public:
+  HeldRequest(Engine& e, const std::string& prompt, int n) : state_(std::make_shared<State>()) {
+    GenerateRequest r = greedy(prompt, n);
+    // The callback owns the state: the request may outlive this object.
+    r.on_chunk = [st = state_](const Chunk&) {
+      if (st->signalled) return;
+      st->signalled = true;
+      st->first_token.set_value();
+      st->released.wait();
+    };
+    e.generate(r);
+    state_->first_token.get_future().wait();
+  }
+  ~HeldRequest() { release(); }
+  void release() {
+    if (!state_->release_set) state_->release.set_value(), state_->release_set = true;
+  }
+
+ private:
+  struct State {
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::promise<void> first_token;
+    bool signalled = false, release_set = false;
+  };
+  std::shared_ptr<State> state_;
+};
+
 TEST(Engine, LiveConcurrencyLimitHoldsTheRestInTheQueue) {
   auto e = make_engine(4);
   e->set_max_active(1);
   EXPECT_EQ(e->stats().max_active, 1);
   // The first request blocks its own delivery until released, so while it runs the
   // second must wait in the queue: one running, one waiting, blocks held by the first.
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::promise<void> first_token;
-  bool signalled = false;
-  GenerateRequest a = greedy("first", 3);
-  a.on_chunk = [&](const Chunk& ch) {
-    if (!signalled) {
-      signalled = true;
-      first_token.set_value();
-      released.wait();
-    }
-  };
-  auto sa = e->generate(a);
-  first_token.get_future().wait();
+  HeldRequest first(*e, "first", 3);
   auto sb = e->generate(greedy("second", 3));
   SchedulerStats st = e->stats();
   EXPECT_EQ(st.running, 1);
   EXPECT_EQ(st.waiting, 1);
   EXPECT_GT(st.kv_blocks_used, 0);
   EXPECT_GT(st.kv_blocks_total, st.kv_blocks_used);
-  release.set_value();
+  first.release();
   EXPECT_EQ(collect(*sb).finish, FinishReason::kLength);
   st = e->stats();
   EXPECT_EQ(st.waiting, 0);
@@ -375,23 +393,10 @@ TEST(Engine, LongPromptIsChunkedWhileOthersKeepDecoding) {
 TEST(Engine, CancelledWhileQueuedLeavesTheQueue) {
   auto e = make_engine(4);
   e->set_max_active(1);
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::promise<void> first_token;
-  bool signalled = false;
-  GenerateRequest a = greedy("first", 2);
-  a.on_chunk = [&](const Chunk&) {
-    if (!signalled) {
-      signalled = true;
-      first_token.set_value();
-      released.wait();
-    }
-  };
-  auto sa = e->generate(a);
-  first_token.get_future().wait();
+  HeldRequest first(*e, "first", 2);
   auto sb = e->generate(greedy("queued", 50));
   sb->cancel();
-  release.set_value();
+  first.release();
   Collected c = collect(*sb);
   EXPECT_EQ(c.finish, FinishReason::kCancelled);
   EXPECT_TRUE(c.tokens.empty());
