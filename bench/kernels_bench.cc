@@ -2,12 +2,14 @@
 // as weight bytes streamed per second (decode is bandwidth bound), and with 8 / 64 tokens
 // as GFLOP/s. "cold" rotates over copies of the matrix totalling ~8x the L3 size, so the
 // weights come from DRAM as in a real model; "hot" reuses one copy (cache resident when
-// it fits in L3). Times are the best of several batches (see time_per_call).
+// it fits in L3). Rows named TYPEr run the same matrix repacked (kernels/repack.h). Times
+// are the best of several batches (see time_per_call).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "kernels/dot_kernels.h"
 #include "kernels/matmul.h"
 #include "kernels/quant.h"
+#include "kernels/repack.h"
 
 using namespace mlxs;
 using namespace mlxs::kern;
@@ -106,6 +109,26 @@ int main(int argc, char** argv) {
       std::printf("%-5s %5lldx%-5lld %10.1f %10.1f %13.1f %14.1f\n", type_name(t), static_cast<long long>(rows),
                   static_cast<long long>(cols), bytes / cold * 1e-9, bytes / hot * 1e-9, 8 * flop / t8 * 1e-9,
                   64 * flop / t64 * 1e-9);
+      std::fflush(stdout);
+
+      // The same matrix in the interleaved layout (repack.h), where this CPU has its kernel.
+      const WeightMatrix w0{t, cols, rows, data.data()};
+      if (!repack_available(w0)) continue;
+      std::vector<std::shared_ptr<const RepackedMatrix>> packed;
+      for (size_t c = 0; c < copies; ++c)
+        packed.push_back(repack(WeightMatrix{t, cols, rows, data.data() + c * bytes}));
+      auto run_r = [&](int64_t n_tokens, size_t copy) {
+        matmul(*packed[copy], x.data(), n_tokens, out.data(), pool);
+      };
+      const double rcold =
+          time_per_call([&](int64_t i) { run_r(1, static_cast<size_t>(i) % copies); }, min_time);
+      const double rhot = time_per_call([&](int64_t) { run_r(1, 0); }, min_time);
+      const double r8 = time_per_call([&](int64_t) { run_r(8, 0); }, min_time);
+      const double r64 = time_per_call([&](int64_t) { run_r(64, 0); }, min_time);
+      std::printf("%-5s %5lldx%-5lld %10.1f %10.1f %13.1f %14.1f\n",
+                  (std::string(type_name(t)) + "r").c_str(), static_cast<long long>(rows),
+                  static_cast<long long>(cols), bytes / rcold * 1e-9, bytes / rhot * 1e-9,
+                  8 * flop / r8 * 1e-9, 64 * flop / r64 * 1e-9);
       std::fflush(stdout);
     }
   }

@@ -4,16 +4,39 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <variant>
 
 #include "base/thread_pool.h"
 #include "kernels/affine.h"
 #include "kernels/matmul.h"
+#include "kernels/repack.h"
 
 namespace mlxs {
 
+// The matrix as bound from the model, plus, when this CPU has a kernel for it, a copy of a
+// GGUF-typed matrix in the kernels' interleaved layout (kern::RepackedMatrix). The copy is
+// made once, when the matrix is bound (model load); copies of the Linear share it. When there
+// is one, every product and row lookup reads it, so a matrix's results come from one kernel
+// family for its whole life (batch invariance) and the mapped file is not read again.
+class LinearMatrix : public std::variant<kern::WeightMatrix, kern::AffineMatrix> {
+ public:
+  using Base = std::variant<kern::WeightMatrix, kern::AffineMatrix>;
+  LinearMatrix() = default;
+  // Implicit: binding code assigns a WeightMatrix or AffineMatrix to Linear::m.
+  LinearMatrix(const kern::WeightMatrix& w);  // NOLINT(google-explicit-constructor)
+  LinearMatrix(const kern::AffineMatrix& a);  // NOLINT(google-explicit-constructor)
+
+  const Base& source() const { return *this; }
+  // Null when the matrix runs as bound.
+  const kern::RepackedMatrix* repacked() const { return repacked_.get(); }
+
+ private:
+  std::shared_ptr<const kern::RepackedMatrix> repacked_;
+};
+
 struct Linear {
-  std::variant<kern::WeightMatrix, kern::AffineMatrix> m;
+  LinearMatrix m;
 
   int64_t n_cols() const;
   int64_t n_rows() const;

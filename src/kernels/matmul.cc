@@ -9,6 +9,8 @@
 #include "base/logging.h"
 #include "kernels/dot_kernels.h"
 #include "kernels/quant.h"
+#include "kernels/repack.h"
+#include "kernels/repack_kernels.h"
 
 namespace mlxs::kern {
 namespace {
@@ -35,6 +37,36 @@ uint8_t* row_scratch(size_t bytes) {
   static thread_local std::vector<uint8_t> buf;
   if (buf.size() < bytes) buf.resize(bytes);
   return buf.data();
+}
+
+// Splits the (row, token) plane into work items and runs item(r0, nr, t0, nt) for each over
+// the pool. A token chunk's activations (xps bytes a token) fit in L2; rows are cut finely
+// enough that every thread gets many items, so that dynamic scheduling keeps all of them busy
+// to the end. Chunks are multiples of the register tile (tr rows, tt tokens). Which thread
+// computes a (row, token) pair, and beside which rows and tokens, never changes its value
+// (see dot_kernels.h).
+template <class F>
+void for_each_chunk(int64_t n_rows, int64_t n_tokens, size_t xps, int64_t tr, int64_t tt,
+                    ThreadPool& pool, F&& item) {
+  const int64_t n_threads = pool.size();
+  const int64_t max_chunk =
+      std::max<int64_t>(tt, static_cast<int64_t>(kTokenChunkBytes / xps) / tt * tt);
+  const int64_t n_token_chunks = (n_tokens + max_chunk - 1) / max_chunk;
+  const int64_t token_chunk = ((n_tokens + n_token_chunks - 1) / n_token_chunks + tt - 1) / tt * tt;
+  const int64_t want_row_chunks =
+      n_threads == 1 ? 1 : (16 * n_threads + n_token_chunks - 1) / n_token_chunks;
+  const int64_t row_chunk =
+      std::max<int64_t>(tr, ((n_rows + want_row_chunks - 1) / want_row_chunks + tr - 1) / tr * tr);
+  const int64_t n_row_chunks = (n_rows + row_chunk - 1) / row_chunk;
+  auto work = [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t r0 = (i % n_row_chunks) * row_chunk;
+      const int64_t t0 = (i / n_row_chunks) * token_chunk;
+      item(r0, static_cast<int>(std::min(n_rows - r0, row_chunk)), t0,
+           static_cast<int>(std::min(n_tokens - t0, token_chunk)));
+    }
+  };
+  pool.parallel_for(n_row_chunks * n_token_chunks, 1, work);
 }
 
 }  // namespace
@@ -83,30 +115,48 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* out,
     xp = buf;
   }
 
-  // Work items are (row chunk, token chunk). A token chunk's activations fit in L2; rows
-  // are cut finely enough that every thread gets many items, so that dynamic scheduling
-  // keeps all of them busy to the end. Which thread computes a (row, token) pair, and
-  // beside which rows and tokens, never changes its value (see dot_kernels.h).
-  const int64_t tt = k.tile_tokens, tr = k.tile_rows;
-  const int64_t n_threads = pool.size();
-  const int64_t max_chunk = std::max<int64_t>(tt, static_cast<int64_t>(kTokenChunkBytes / xps) / tt * tt);
-  const int64_t n_token_chunks = (n_tokens + max_chunk - 1) / max_chunk;
-  const int64_t token_chunk = ((n_tokens + n_token_chunks - 1) / n_token_chunks + tt - 1) / tt * tt;
-  const int64_t want_row_chunks = n_threads == 1 ? 1 : (16 * n_threads + n_token_chunks - 1) / n_token_chunks;
-  const int64_t row_chunk = std::max<int64_t>(tr, ((w.n_rows + want_row_chunks - 1) / want_row_chunks + tr - 1) / tr * tr);
-  const int64_t n_row_chunks = (w.n_rows + row_chunk - 1) / row_chunk;
-
   const size_t w_stride = row_size(w.type, n);
-  auto work = [&](int64_t i0, int64_t i1) {
-    for (int64_t item = i0; item < i1; ++item) {
-      const int64_t r0 = (item % n_row_chunks) * row_chunk;
-      const int64_t t0 = (item / n_row_chunks) * token_chunk;
-      const int nr = static_cast<int>(std::min(w.n_rows - r0, row_chunk));
-      const int nt = static_cast<int>(std::min(n_tokens - t0, token_chunk));
-      k.gemm(n, w.data + r0 * w_stride, w_stride, nr, xp + t0 * xps, xps, nt, out + t0 * w.n_rows + r0, w.n_rows);
+  for_each_chunk(w.n_rows, n_tokens, xps, k.tile_rows, k.tile_tokens, pool,
+                 [&](int64_t r0, int nr, int64_t t0, int nt) {
+                   k.gemm(n, w.data + r0 * w_stride, w_stride, nr, xp + t0 * xps, xps, nt,
+                          out + t0 * w.n_rows + r0, w.n_rows);
+                 });
+}
+
+void matmul(const RepackedMatrix& w, const float* x, int64_t n_tokens, float* out,
+            ThreadPool& pool) {
+  if (n_tokens <= 0 || w.n_rows <= 0) return;
+  const detail::RepackedGemmFn gemm = detail::active_repacked_gemm(w.type);
+  if (gemm == nullptr)
+    fail(std::string("no repacked kernel for type ") + type_name(w.type) + " on this CPU");
+  const int64_t n = w.n_cols;
+  // Activations as for the GGUF matrix (Q8_0), then in the kernel's layout, once per call.
+  const QuantOps* xops = quant_ops(GgmlType::Q8_0);
+  const size_t q_bytes = row_size(GgmlType::Q8_0, n);
+  const int width = detail::repacked_x_width(n_tokens);
+  const size_t tile_bytes = detail::repacked_x_tile_bytes(n, width);
+  const int64_t n_tiles = (n_tokens + width - 1) / width;
+  const int offset = detail::repacked_offset(w.type);
+  uint8_t* xt = activation_scratch(tile_bytes * static_cast<size_t>(n_tiles));
+  auto convert = [&](int64_t t0, int64_t t1) {
+    uint8_t* q = row_scratch(q_bytes);
+    for (int64_t t = t0; t < t1; ++t) {
+      xops->from_float(x + t * n, q, n);
+      detail::repacked_x_prep(n, reinterpret_cast<const BlockQ8_0*>(q), offset, width,
+                              static_cast<int>(t % width), xt + (t / width) * tile_bytes);
     }
   };
-  pool.parallel_for(n_row_chunks * n_token_chunks, 1, work);
+  if (n_tokens >= 4 && pool.size() > 1) {
+    pool.parallel_for(n_tokens, 1, convert);
+  } else {
+    convert(0, n_tokens);
+  }
+  // Token chunks are whole tiles (a multiple of 8 tokens apart), so tile t0 / width is theirs.
+  for_each_chunk(w.n_rows, n_tokens, tile_bytes / width, RepackedMatrix::kGroupRows,
+                 detail::kRepackedTileTokens, pool, [&](int64_t r0, int nr, int64_t t0, int nt) {
+                   gemm(w, r0, nr, xt + (t0 / width) * tile_bytes, tile_bytes, width, nt,
+                        out + t0 * w.n_rows + r0, w.n_rows);
+                 });
 }
 
 void get_row(const WeightMatrix& w, int64_t r, float* dst) {

@@ -284,8 +284,11 @@ class ServerTest(unittest.TestCase):
             srv.stop()
 
     def test_request_timeout(self):
+        # A model slow enough that 480 tokens take seconds on any machine.
+        slow = make_model(BUILD, os.path.join(self.tmp, "slow.gguf"), dim=768, layers=8, heads=12,
+                          kv_heads=4, ffn=2048, vocab=2048, ctx=512, seed=9)
         cfg = os.path.join(self.tmp, "timeout.yaml")
-        write_config(cfg, self.model, timeout_ms=300)
+        write_config(cfg, slow, timeout_ms=300)
         srv = Server(BUILD, ["--config", cfg, "--pid-file", os.path.join(self.tmp, "s3.pid")]).start()
         try:
             st, _, j = srv.json("POST", "/v1/completions",
