@@ -8,12 +8,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "base/logging.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "server/api_server.h"
+#include "server/flag_files.h"
 #include "server/runtime_config.h"
 
 #ifndef MLXS_DEFAULT_MODEL_PATH
@@ -61,12 +63,15 @@ void usage() {
       "usage: mlx-serving serve [-m MODEL] [--config FILE] [--host HOST] [--port PORT]\n"
       "         [--name ID] [-t THREADS] [-c CTX] [--max-sequences N] [--max-active-streams N]\n"
       "         [--max-waiting N] [--api-key KEY] [--pid-file PATH] [--log-level LEVEL]\n"
+      "         [--feature-flags FILE]\n"
       "Serves the OpenAI API (/v1/completions, /v1/chat/completions, /v1/models), /tokenize,\n"
-      "/detokenize, /health, /metrics and /v1/streams.\n"
+      "/detokenize, /health, /metrics, /v1/streams, GET /admin/flags and POST /admin/reload.\n"
       "Settings come from --config FILE, else config/runtime.yaml when it exists; the flags\n"
       "override them. Without a model the embedded default model is served.\n"
       "SIGTERM/SIGINT: finish running streams (server.drain_timeout_ms), exit 0.\n"
-      "SIGHUP: reload the config file.");
+      "Feature flags come from --feature-flags FILE, feature_flags.file, feature-flags.yaml\n"
+      "beside the config file, or config/feature-flags.yaml; without any, every feature is off.\n"
+      "SIGHUP: reload the config file and the feature flags (an invalid file changes nothing).");
 }
 
 }  // namespace
@@ -74,7 +79,7 @@ void usage() {
 int cmd_serve(int argc, char** argv) {
   Args args({"--model", "--config", "--host", "--port", "--name", "--threads", "--ctx-size",
              "--max-sequences", "--max-active-streams", "--max-waiting", "--api-key",
-             "--pid-file", "--log-level", "--kv-type", "--step-token-budget"},
+             "--pid-file", "--log-level", "--kv-type", "--step-token-budget", "--feature-flags"},
             {"--help"},
             {{"-m", "--model"}, {"-t", "--threads"}, {"-c", "--ctx-size"}, {"-h", "--help"}});
   std::string err = args.parse(argc, argv, 2);
@@ -99,28 +104,44 @@ int cmd_serve(int argc, char** argv) {
     config = std::move(c.value());
   }
 
-  // Flags override the file.
-  if (auto v = args.get("--model")) config.model.path = *v;
-  if (auto v = args.get("--host")) config.server.host = *v;
-  if (auto v = args.get("--name")) config.model.name = *v;
-  if (auto v = args.get("--api-key")) config.server.api_keys.push_back(*v);
-  if (auto v = args.get("--pid-file")) config.server.pid_file = *v;
-  if (auto v = args.get("--log-level")) config.server.log_level = *v;
-  if (auto v = args.get("--kv-type")) config.model.kv_type = *v;
-  auto override_int = [&](const char* flag, int* field) {
-    if (args.get(flag)) *field = args.get_int(flag, *field, &err);
+  // Flags override the file, at start and again at every reload.
+  std::map<std::string, std::string> strings;
+  for (const char* flag : {"--model", "--host", "--name", "--api-key", "--pid-file", "--log-level",
+                           "--kv-type", "--feature-flags"})
+    if (auto v = args.get(flag)) strings[flag] = *v;
+  std::map<std::string, int> ints;
+  for (const char* flag : {"--port", "--threads", "--ctx-size", "--max-sequences",
+                           "--max-active-streams", "--max-waiting", "--step-token-budget"})
+    if (args.get(flag)) ints[flag] = args.get_int(flag, 0, &err);
+  auto apply_overrides = [strings, ints](server::RuntimeConfig& c) {
+    auto str = [&](const char* flag, std::string* field) {
+      if (auto it = strings.find(flag); it != strings.end()) *field = it->second;
+    };
+    auto num = [&](const char* flag, int* field) {
+      if (auto it = ints.find(flag); it != ints.end()) *field = it->second;
+    };
+    str("--model", &c.model.path);
+    str("--host", &c.server.host);
+    str("--name", &c.model.name);
+    if (auto it = strings.find("--api-key"); it != strings.end())
+      c.server.api_keys.push_back(it->second);
+    str("--pid-file", &c.server.pid_file);
+    str("--log-level", &c.server.log_level);
+    str("--kv-type", &c.model.kv_type);
+    str("--feature-flags", &c.feature_flags.file);
+    num("--port", &c.server.port);
+    num("--threads", &c.model.threads);
+    num("--ctx-size", &c.model.n_ctx);
+    num("--max-sequences", &c.scheduler.max_sequences);
+    num("--max-active-streams", &c.scheduler.max_active_streams);
+    num("--max-waiting", &c.scheduler.max_waiting);
+    num("--step-token-budget", &c.scheduler.step_token_budget);
+    // Raising the batch slots on the command line raises the live limit with it unless
+    // that was set too.
+    if (ints.count("--max-sequences") && !ints.count("--max-active-streams"))
+      c.scheduler.max_active_streams = c.scheduler.max_sequences;
   };
-  override_int("--port", &config.server.port);
-  override_int("--threads", &config.model.threads);
-  override_int("--ctx-size", &config.model.n_ctx);
-  override_int("--max-sequences", &config.scheduler.max_sequences);
-  override_int("--max-active-streams", &config.scheduler.max_active_streams);
-  override_int("--max-waiting", &config.scheduler.max_waiting);
-  override_int("--step-token-budget", &config.scheduler.step_token_budget);
-  // Raising the batch slots on the command line raises the live limit with it unless
-  // that was set too.
-  if (args.get("--max-sequences") && !args.get("--max-active-streams"))
-    config.scheduler.max_active_streams = config.scheduler.max_sequences;
+  apply_overrides(config);
   if (err.empty()) err = server::validate(config);
   if (!err.empty()) {
     std::fprintf(stderr, "mlx-serving serve: %s\n", err.c_str());
@@ -131,6 +152,12 @@ int cmd_serve(int argc, char** argv) {
     if (config.model.name.empty()) config.model.name = "mlx-serving-default";
   }
   if (config.server.pid_file.empty()) config.server.pid_file = default_pid_file();
+  auto flags = server::load_feature_flags(config);
+  if (!flags.ok()) {
+    std::fprintf(stderr, "mlx-serving serve: invalid feature flags:\n%s\n",
+                 flags.status().message().c_str());
+    return 2;
+  }
 
   // Signals are taken by sigwait() on this thread: block them before any thread starts
   // so that none of the server's threads receives them.
@@ -143,7 +170,15 @@ int cmd_serve(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   std::string pid_file = config.server.pid_file;
-  server::ApiServer srv(std::move(config));
+  // The embedded model and default pid file chosen above are kept across reloads too.
+  auto keep_defaults = [model = config.model, pid = config.server.pid_file,
+                        apply_overrides](server::RuntimeConfig& c) {
+    apply_overrides(c);
+    if (c.model.path.empty()) c.model = model;
+    if (c.server.pid_file.empty()) c.server.pid_file = pid;
+  };
+  server::ApiServer srv(std::move(config), std::move(flags.value()));
+  srv.set_overrides(keep_defaults);
   Status st = srv.start();
   if (!st.ok()) {
     log_error(st.message());
@@ -159,8 +194,7 @@ int cmd_serve(int argc, char** argv) {
     if (sigwait(&set, &sig) != 0) continue;
     if (sig == SIGHUP) {
       log_info("SIGHUP: reloading configuration");
-      Status r = srv.reload();
-      if (!r.ok()) log_error("reload failed, keeping the running configuration: " + r.message());
+      (void)srv.reload();  // logs the outcome either way
       continue;
     }
     log_info(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + ": draining");

@@ -12,5 +12,6 @@ int cmd_logits(int argc, char** argv);
 int cmd_template(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
 int cmd_bench_serve(int argc, char** argv);
+int cmd_flags(int argc, char** argv);
 
 }  // namespace mlxs::cli

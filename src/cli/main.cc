@@ -19,6 +19,7 @@ void usage(FILE* out) {
       "  logits      raw logits of a token sequence as JSON (for reference checks)\n"
       "  template    render the model's chat template for a conversation\n"
       "  bench-serve load a running server like vLLM's serving benchmark\n"
+      "  flags       validate a feature-flags file; evaluate a feature for keys\n"
       "Run 'mlx-serving COMMAND --help' for the options of a command.\n",
       out);
 }
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   if (cmd == "bench") return mlxs::cli::cmd_bench(argc, argv);
   if (cmd == "logits") return mlxs::cli::cmd_logits(argc, argv);
   if (cmd == "template") return mlxs::cli::cmd_template(argc, argv);
+  if (cmd == "flags") return mlxs::cli::cmd_flags(argc, argv);
   std::fprintf(stderr, "mlx-serving: unknown command '%s'\n", cmd.c_str());
   usage(stderr);
   return 2;

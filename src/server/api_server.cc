@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -10,6 +11,8 @@
 #include <sstream>
 
 #include "base/logging.h"
+#include "server/flag_files.h"
+#include "server/flag_metrics.h"
 
 namespace mlxs::server {
 namespace {
@@ -52,7 +55,7 @@ int64_t unix_now() {
 std::string endpoint_label(const std::string& path) {
   static const std::set<std::string> kKnown = {
       "/v1/completions", "/v1/chat/completions", "/v1/models", "/tokenize", "/detokenize",
-      "/health", "/metrics", "/v1/streams"};
+      "/health", "/metrics", "/v1/streams", "/admin/flags", "/admin/reload"};
   return kKnown.count(path) ? path : "other";
 }
 
@@ -130,6 +133,8 @@ struct ApiServer::LiveSettings {
   int max_waiting = 0;
   int retry_after_s = 1;
   int default_max_tokens = 256;
+  std::string flag_key_header;
+  bool flag_response_header = true;
 };
 
 // One HTTP request and its answer: common headers, the access log line and the request
@@ -142,16 +147,18 @@ struct ApiServer::Exchange {
   std::string endpoint;
   SteadyClock::time_point start = SteadyClock::now();
   std::shared_ptr<const LiveSettings> live;
+  std::string features;  // X-Feature-Flags: set once the flags are decided
 
   void add_common_headers(http::Headers& h) const {
     h["X-Request-Id"] = request_id;
+    if (!features.empty() && live->flag_response_header) h["X-Feature-Flags"] = features;
     std::string origin = req.header("Origin");
     if (origin.empty()) return;
     for (const auto& allowed : live->cors.allowed_origins) {
       if (allowed == "*" || allowed == origin) {
         h["Access-Control-Allow-Origin"] = allowed == "*" ? "*" : origin;
         h["Vary"] = "Origin";
-        h["Access-Control-Expose-Headers"] = "X-Request-Id, Retry-After";
+        h["Access-Control-Expose-Headers"] = "X-Request-Id, Retry-After, X-Feature-Flags";
         return;
       }
     }
@@ -180,11 +187,16 @@ struct ApiServer::Exchange {
   }
 };
 
-ApiServer::ApiServer(RuntimeConfig config)
-    : config_(std::move(config)), metrics_(registry_) {
+ApiServer::ApiServer(RuntimeConfig config, std::shared_ptr<const flags::FlagSnapshot> flags)
+    : config_(std::move(config)),
+      metrics_(registry_),
+      flags_(std::make_unique<flags::FeatureFlagLoader>(flags ? std::move(flags)
+                                                              : flags::builtin_flag_snapshot())) {
   registry_.add_collect_hook([this] {
     if (Engine* e = engine()) metrics_.engine(e->stats());
   });
+  export_flag_metrics(registry_, *flags_);
+  metrics_.config_loaded(static_cast<double>(unix_now()));
 }
 
 ApiServer::~ApiServer() { stop(); }
@@ -194,7 +206,8 @@ std::shared_ptr<const ApiServer::LiveSettings> ApiServer::live() const {
   return live_;
 }
 
-Status ApiServer::apply_live_settings(const RuntimeConfig& c) {
+Result<std::shared_ptr<const ApiServer::LiveSettings>> ApiServer::prepare_live_settings(
+    const RuntimeConfig& c) const {
   auto s = std::make_shared<LiveSettings>();
   s->api_keys = c.server.api_keys;
   if (!c.server.api_keys_file.empty()) {
@@ -207,17 +220,28 @@ Status ApiServer::apply_live_settings(const RuntimeConfig& c) {
   s->max_waiting = c.scheduler.max_waiting;
   s->retry_after_s = c.scheduler.retry_after_s;
   s->default_max_tokens = c.scheduler.default_max_tokens;
+  s->flag_key_header = c.feature_flags.key_header;
+  s->flag_response_header = c.feature_flags.response_header;
+  return std::shared_ptr<const LiveSettings>(std::move(s));
+}
+
+void ApiServer::apply_live_settings(std::shared_ptr<const LiveSettings> s, const RuntimeConfig& c) {
   {
     std::lock_guard<std::mutex> lock(live_mu_);
     live_ = std::move(s);
   }
   set_log_level(parse_level(c.server.log_level));
   if (Engine* e = engine()) e->set_max_active(c.scheduler.max_active_streams);
-  return Status::Ok();
 }
 
 Status ApiServer::start() {
-  MLXS_RETURN_IF_ERROR(apply_live_settings(config_));
+  auto settings = prepare_live_settings(config_);
+  if (!settings.ok()) return settings.status();
+  apply_live_settings(std::move(settings.value()), config_);
+  auto snap = flags_->snapshot();
+  log_info("feature flags: " + (snap->source_path.empty()
+                                    ? std::string("no feature-flags.yaml found; every feature is off")
+                                    : snap->source_path + " (sha256 " + snap->sha256.substr(0, 12) + ")"));
   const ServerSection& s = config_.server;
   http::ServerOptions o;
   o.host = s.host;
@@ -304,7 +328,12 @@ void ApiServer::begin_drain() {
 
 int ApiServer::drain() {
   begin_drain();
-  auto deadline = SteadyClock::now() + std::chrono::milliseconds(config_.server.drain_timeout_ms);
+  int drain_ms = 0;
+  {
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    drain_ms = config_.server.drain_timeout_ms;
+  }
+  auto deadline = SteadyClock::now() + std::chrono::milliseconds(drain_ms);
   while (!streams_.empty() && SteadyClock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   int cancelled = 0;
@@ -335,42 +364,87 @@ void ApiServer::stop() {
   engine_.reset();
 }
 
-void ApiServer::add_reload_hook(std::function<Status()> hook) {
-  reload_hooks_.push_back(std::move(hook));
+void ApiServer::add_reload_participant(std::string name, ReloadPrepare prepare) {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  reload_participants_.emplace_back(std::move(name), std::move(prepare));
 }
 
-Status ApiServer::reload() {
-  if (config_.source_path.empty())
-    return Status::Error("reload: the server was started without a config file");
-  auto c = load_runtime_config(config_.source_path);
-  if (!c.ok()) return c.status();
-  std::string bad = validate(c.value());
-  if (!bad.empty()) return Status::Error(config_.source_path + ": " + bad);
-  const RuntimeConfig& n = c.value();
-  // Settings baked into sockets, threads and the loaded model need a restart.
-  std::vector<std::string> restart;
-  auto differs = [&](bool changed, const char* key) {
-    if (changed) restart.push_back(key);
+void ApiServer::set_overrides(std::function<void(RuntimeConfig&)> apply) {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  overrides_ = std::move(apply);
+}
+
+Result<ReloadReport> ApiServer::reload() {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  auto failed = [&](const std::string& message) -> Status {
+    metrics_.reload(false, 0);
+    log_error("reload failed, the running configuration stays in force: " + message);
+    return Status::Error(message);
   };
-  differs(n.server.host != config_.server.host, "server.host");
-  differs(n.server.port != config_.server.port, "server.port");
-  differs(n.server.io_threads != config_.server.io_threads, "server.io_threads");
-  differs(n.server.tls_cert_file != config_.server.tls_cert_file, "server.tls_cert_file");
-  differs(n.server.tls_key_file != config_.server.tls_key_file, "server.tls_key_file");
-  differs(n.model.path != config_.model.path, "model.path");
-  differs(n.model.n_ctx != config_.model.n_ctx, "model.n_ctx");
-  differs(n.model.threads != config_.model.threads, "model.threads");
-  differs(n.scheduler.max_sequences != config_.scheduler.max_sequences, "scheduler.max_sequences");
-  differs(n.scheduler.step_token_budget != config_.scheduler.step_token_budget,
+  ReloadReport report;
+
+  // 1. Read and check everything; nothing is applied yet.
+  RuntimeConfig next = config_;
+  if (!config_.source_path.empty()) {
+    auto c = load_runtime_config(config_.source_path);
+    if (!c.ok()) return failed(c.status().message());
+    next = std::move(c.value());
+    if (overrides_) overrides_(next);
+    std::string bad = validate(next);
+    if (!bad.empty()) return failed(config_.source_path + ": " + bad);
+    report.files.push_back(config_.source_path);
+  }
+  auto settings = prepare_live_settings(next);
+  if (!settings.ok()) return failed(settings.status().message());
+  auto flag_snapshot = load_feature_flags(next);
+  if (!flag_snapshot.ok()) {
+    flags_->record_failure(flag_snapshot.status().message());
+    return failed(flag_snapshot.status().message());
+  }
+  if (!flag_snapshot.value()->source_path.empty())
+    report.files.push_back(flag_snapshot.value()->source_path);
+  std::vector<std::function<void()>> commits;
+  for (auto& [name, prepare] : reload_participants_) {
+    auto commit = prepare(next);
+    if (!commit.ok()) return failed(name + ": " + commit.status().message());
+    commits.push_back(std::move(commit.value()));
+  }
+
+  // 2. Settings baked into sockets, threads, the loaded model and the metric names wait
+  // for a restart.
+  auto differs = [&](bool changed, const char* key) {
+    if (changed) report.restart_required.push_back(key);
+  };
+  differs(next.server.host != config_.server.host, "server.host");
+  differs(next.server.port != config_.server.port, "server.port");
+  differs(next.server.io_threads != config_.server.io_threads, "server.io_threads");
+  differs(next.server.tls_cert_file != config_.server.tls_cert_file, "server.tls_cert_file");
+  differs(next.server.tls_key_file != config_.server.tls_key_file, "server.tls_key_file");
+  differs(next.model.path != config_.model.path, "model.path");
+  differs(next.model.n_ctx != config_.model.n_ctx, "model.n_ctx");
+  differs(next.model.threads != config_.model.threads, "model.threads");
+  differs(next.scheduler.max_sequences != config_.scheduler.max_sequences, "scheduler.max_sequences");
+  differs(next.scheduler.step_token_budget != config_.scheduler.step_token_budget,
           "scheduler.step_token_budget");
-  MLXS_RETURN_IF_ERROR(apply_live_settings(n));
-  for (const auto& key : restart) log_warn("reload: " + key + " changed; it takes effect after a restart");
-  log_info("reloaded " + config_.source_path + ": max_active_streams=" +
-           std::to_string(n.scheduler.max_active_streams) + " max_waiting=" +
-           std::to_string(n.scheduler.max_waiting) + " request_timeout_ms=" +
-           std::to_string(n.server.request_timeout_ms));
+
+  // 3. Apply all of it.
+  apply_live_settings(std::move(settings.value()), next);
+  auto old_flags = flags_->snapshot();
+  flags_->replace(flag_snapshot.value());
+  for (auto& commit : commits) commit();
+  for (const auto& key : report.restart_required)
+    log_warn("reload: " + key + " changed; it takes effect after a restart");
+  const auto& fl = *flag_snapshot.value();
+  log_info("reloaded " + (config_.source_path.empty() ? std::string("(no runtime config file)")
+                                                      : config_.source_path) +
+           ": max_active_streams=" + std::to_string(next.scheduler.max_active_streams) +
+           " max_waiting=" + std::to_string(next.scheduler.max_waiting) +
+           " request_timeout_ms=" + std::to_string(next.server.request_timeout_ms) +
+           "; feature flags " + (fl.source_path.empty() ? std::string("off (no file)") : fl.source_path) +
+           " sha256=" + fl.sha256.substr(0, 12) +
+           (fl.sha256 == old_flags->sha256 ? " (unchanged)" : " (changed)"));
   // Keep what needs a restart as it runs now; take the rest.
-  RuntimeConfig kept = n;
+  RuntimeConfig kept = next;
   kept.server.host = config_.server.host;
   kept.server.port = config_.server.port;
   kept.server.io_threads = config_.server.io_threads;
@@ -380,8 +454,8 @@ Status ApiServer::reload() {
   kept.scheduler.max_sequences = config_.scheduler.max_sequences;
   kept.scheduler.step_token_budget = config_.scheduler.step_token_budget;
   config_ = std::move(kept);
-  for (auto& hook : reload_hooks_) MLXS_RETURN_IF_ERROR(hook());
-  return Status::Ok();
+  metrics_.reload(true, static_cast<double>(unix_now()));
+  return report;
 }
 
 bool ApiServer::authorized(const http::Request& req) const {
@@ -443,6 +517,18 @@ void ApiServer::route(const std::shared_ptr<Exchange>& ex) {
     return;
   }
 
+  // Operator endpoints: protected like the API, and working while the model loads.
+  if (path == "/admin/flags" || path == "/admin/reload") {
+    const char* want = path == "/admin/flags" ? "GET" : "POST";
+    if (req.method != want)
+      return ex->send_error(api_error(405, std::string("use ") + want + " for " + path,
+                                      "invalid_request_error", "method_not_allowed"));
+    if (!authorized(req))
+      return ex->send_error(api_error(401, "Incorrect API key provided. Send it as 'Authorization: Bearer KEY'.",
+                                      "invalid_request_error", "invalid_api_key"));
+    return path == "/admin/flags" ? handle_admin_flags(ex) : handle_admin_reload(ex);
+  }
+
   struct Route {
     const char* path;
     const char* method;
@@ -499,6 +585,81 @@ void ApiServer::handle_health(const std::shared_ptr<Exchange>& ex) {
   ex->send(json_response(p == Phase::kReady ? 200 : 503, j));
 }
 
+namespace {
+
+std::string iso8601(std::chrono::system_clock::time_point t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+ordered_json flag_source_json(const flags::FlagSnapshot& snap) {
+  ordered_json j;
+  j["source"] = snap.source_path.empty() ? ordered_json(nullptr) : ordered_json(snap.source_path);
+  j["sha256"] = snap.sha256;
+  j["loaded_at"] = iso8601(snap.loaded_at);
+  return j;
+}
+
+}  // namespace
+
+void ApiServer::handle_admin_flags(const std::shared_ptr<Exchange>& ex) {
+  auto snap = flags_->snapshot();
+  ordered_json j = flag_source_json(*snap);
+  j["config"] = snap->config.to_json();
+  flags::FlagStats st = flags_->get_stats();
+  ordered_json stats;
+  stats["total_decisions"] = st.total_decisions;
+  stats["enabled_count"] = st.enabled_count;
+  stats["disabled_count"] = st.disabled_count;
+  stats["actual_percentage"] = st.actual_percentage;
+  stats["unknown_feature"] = st.unknown_feature;
+  ordered_json features = ordered_json::object();
+  for (const auto& f : st.features) {
+    features[f.feature] = {{"total", f.total},
+                           {"enabled", f.enabled},
+                           {"disabled", f.disabled},
+                           {"actual_percentage", f.actual_percentage},
+                           {"target_percentage", f.target_percentage}};
+  }
+  stats["features"] = std::move(features);
+  j["stats"] = std::move(stats);
+  flags::ReloadStats rs = flags_->reload_stats();
+  j["reloads"] = {{"successes", rs.successes},
+                  {"failures", rs.failures},
+                  {"last_error", rs.last_error.empty() ? ordered_json(nullptr)
+                                                       : ordered_json(rs.last_error)}};
+  ex->send(json_response(200, j));
+}
+
+void ApiServer::handle_admin_reload(const std::shared_ptr<Exchange>& ex) {
+  log_info("reload requested by POST /admin/reload id=" + ex->request_id);
+  auto r = reload();
+  if (!r.ok()) {
+    return ex->send_error(api_error(422, "The configuration was not reloaded: " + r.status().message(),
+                                    "invalid_request_error", "invalid_config"));
+  }
+  ordered_json j;
+  j["status"] = "reloaded";
+  j["files"] = r.value().files;
+  j["restart_required"] = r.value().restart_required;
+  j["feature_flags"] = flag_source_json(*flags_->snapshot());
+  ex->send(json_response(200, j));
+}
+
+// Who the flags decide for: a configured header (a user or tenant id), the OpenAI "user"
+// field, or the request itself.
+std::string ApiServer::flag_key(const Exchange& ex, const std::string& user) const {
+  if (!ex.live->flag_key_header.empty()) {
+    std::string v = ex.req.header(ex.live->flag_key_header);
+    if (!v.empty()) return v;
+  }
+  return user.empty() ? ex.request_id : user;
+}
+
 void ApiServer::handle_tokenize(const std::shared_ptr<Exchange>& ex, bool detokenize) {
   Engine& e = *engine_;
   auto result = detokenize ? detokenize_response(ex->req.body, e.tokenizer())
@@ -516,6 +677,7 @@ struct GenerationState {
   std::atomic<bool> submitting{true};  // inside Engine::generate()
   int tokens = 0;
   SteadyClock::time_point last_token;
+  flags::RequestFlags flags;  // decided once at admission; a reload does not change them
 };
 
 void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint endpoint) {
@@ -553,6 +715,11 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
     return ex->send(std::move(r), "error=overloaded");
   }
 
+  // Decided once, for requests that will run: the features follow these for the whole
+  // generation, whatever a reload changes meanwhile.
+  st->flags = flags_->evaluate_request(flag_key(*ex, st->parsed.user), "id=" + ex->request_id);
+  ex->features = st->flags.enabled_list();
+
   bool chat = endpoint == Endpoint::kChatCompletions;
   std::string hex = random_hex(24);
   st->response_id = (chat ? "chatcmpl-" : "cmpl-") + hex;
@@ -573,6 +740,8 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
   info.prompt_tokens = n_prompt;
   info.started = ex->start;
   info.deadline = ex->start + std::chrono::milliseconds(ex->live->request_timeout_ms);
+  for (flags::Feature f : flags::all_features())
+    if (st->flags.on(f)) info.features.push_back(flags::feature_name(f));
   streams_.add(info, nullptr);
 
   submit.on_chunk = [this, ex, st](const Chunk& c) {
@@ -603,7 +772,8 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
     }
     std::string usage = final ? "prompt_tokens=" + std::to_string(c.stats.prompt_tokens) +
                                     " completion_tokens=" + std::to_string(c.stats.generated_tokens) +
-                                    " finish=" + finish_reason_name(c.finish)
+                                    " finish=" + finish_reason_name(c.finish) +
+                                    " features=" + ex->features
                               : "";
     if (st->parsed.stream) {
       if (!st->started && final && failure) {

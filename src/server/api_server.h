@@ -6,14 +6,18 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 #include "engine/engine.h"
+#include "flags/feature_flag_loader.h"
 #include "http/http_server.h"
 #include "server/metrics.h"
 #include "server/openai_protocol.h"
@@ -26,9 +30,22 @@ namespace mlxs::server {
 enum class Phase { kLoading, kReady, kDraining, kFailed };
 const char* phase_name(Phase p);
 
+// What a successful reload read and what it could not apply live.
+struct ReloadReport {
+  std::vector<std::string> files;             // every file read, runtime config first
+  std::vector<std::string> restart_required;  // changed keys that wait for a restart
+};
+
+// One part of the configuration that reloads with the rest. prepare() reads and checks
+// its part against the new runtime config and returns the step that applies it; nothing
+// is applied until every part has prepared, so one bad file changes nothing.
+using ReloadPrepare = std::function<Result<std::function<void()>>(const RuntimeConfig&)>;
+
 class ApiServer {
  public:
-  explicit ApiServer(RuntimeConfig config);
+  // `flags`: the feature flags to start with (load_feature_flags(config)); null: all off.
+  explicit ApiServer(RuntimeConfig config,
+                     std::shared_ptr<const flags::FlagSnapshot> flags = nullptr);
   ~ApiServer();  // stops everything
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
@@ -48,11 +65,18 @@ class ApiServer {
   int drain();
   void stop();
 
-  // SIGHUP: re-reads the config file it was started from and applies the settings that
-  // can change live (API keys, CORS, timeouts, queue and concurrency limits, log level);
-  // settings that need a restart are named in the log. Extra hooks run afterwards.
-  Status reload();
-  void add_reload_hook(std::function<Status()> hook);
+  // SIGHUP and POST /admin/reload: re-reads the runtime config file it was started from
+  // (with the command-line overrides applied again), the feature flags file and every
+  // participant's part; when all of them are valid, applies the settings that can change
+  // live (API keys, CORS, timeouts, queue and concurrency limits, log level, feature
+  // flags) at once. Settings that need a restart are named in the log and the report. Any
+  // error leaves everything as it was. Reloads are serialized.
+  Result<ReloadReport> reload();
+  void add_reload_participant(std::string name, ReloadPrepare prepare);
+  // Applied to the file's settings at every reload: the command line's overrides.
+  void set_overrides(std::function<void(RuntimeConfig&)> apply);
+
+  flags::FeatureFlagLoader& feature_flags() { return *flags_; }
 
   Engine* engine() { return engine_ready_.load() ? engine_.get() : nullptr; }
   metrics::Registry& registry() { return registry_; }
@@ -69,8 +93,12 @@ class ApiServer {
   void handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint endpoint);
   void handle_tokenize(const std::shared_ptr<Exchange>& ex, bool detokenize);
   void handle_health(const std::shared_ptr<Exchange>& ex);
+  void handle_admin_flags(const std::shared_ptr<Exchange>& ex);
+  void handle_admin_reload(const std::shared_ptr<Exchange>& ex);
+  std::string flag_key(const Exchange& ex, const std::string& user) const;
   bool authorized(const http::Request& req) const;
-  Status apply_live_settings(const RuntimeConfig& c);
+  Result<std::shared_ptr<const LiveSettings>> prepare_live_settings(const RuntimeConfig& c) const;
+  void apply_live_settings(std::shared_ptr<const LiveSettings> s, const RuntimeConfig& c);
 
   RuntimeConfig config_;
   std::shared_ptr<const LiveSettings> live_;  // swapped whole on reload
@@ -91,7 +119,10 @@ class ApiServer {
   StreamRegistry streams_;
   std::unique_ptr<http::Server> http_;
 
-  std::vector<std::function<Status()>> reload_hooks_;
+  std::unique_ptr<flags::FeatureFlagLoader> flags_;
+  std::mutex reload_mu_;  // one reload at a time; guards config_ after start()
+  std::function<void(RuntimeConfig&)> overrides_;
+  std::vector<std::pair<std::string, ReloadPrepare>> reload_participants_;
   std::atomic<bool> stopping_{false};
   std::thread housekeeper_;
   std::mutex hk_mu_;

@@ -361,6 +361,30 @@ Family<Histogram>& Registry::histogram(const std::string& name, const std::strin
   return *entries_.back()->histogram;
 }
 
+void Exposition::family(const std::string& name, const std::string& help, const char* type) {
+  std::string t = type;
+  if (t != "counter" && t != "gauge") throw std::invalid_argument("Exposition: unknown type " + t);
+  check_names(name, {}, t == "counter" ? Kind::kCounter : Kind::kGauge);
+  render_header(out_, name, help, t == "counter" ? Kind::kCounter : Kind::kGauge);
+}
+
+void Exposition::sample(const std::string& name,
+                        const std::vector<std::pair<std::string, std::string>>& labels,
+                        double value) {
+  std::vector<std::string> names, values;
+  for (const auto& [n, v] : labels) {
+    names.push_back(n);
+    values.push_back(v);
+  }
+  check_names(name, names, Kind::kGauge);
+  out_ += name + label_set(names, values) + ' ' + format_value(value) + '\n';
+}
+
+void Registry::add_exposition_source(std::function<void(Exposition&)> source) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sources_.push_back(std::move(source));
+}
+
 void Registry::add_collect_hook(std::function<void()> hook) {
   std::lock_guard<std::mutex> lock(mu_);
   hooks_.push_back(std::move(hook));
@@ -397,6 +421,13 @@ std::string Registry::render() {
         break;
     }
   }
+  std::vector<std::function<void(Exposition&)>> sources;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sources = sources_;
+  }
+  Exposition writer(out);
+  for (auto& source : sources) source(writer);
   return out;
 }
 

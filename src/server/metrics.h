@@ -79,6 +79,23 @@ std::vector<double> ttft_buckets_seconds();          // 0.001 .. 80
 std::vector<double> inter_token_buckets_seconds();   // 0.01 .. 80
 std::vector<double> request_latency_buckets_seconds();  // 0.3 .. 960 (e2e, queue)
 
+// Writes families straight into the exposition text, for metrics whose names or presence
+// are decided at scrape time (the feature-flag metrics take their prefix from the live
+// flags file). The writer checks names; keeping them apart from registered ones is the
+// caller's job.
+class Exposition {
+ public:
+  explicit Exposition(std::string& out) : out_(out) {}
+  // "# HELP" and "# TYPE" lines; type is "counter" or "gauge". Throws
+  // std::invalid_argument for a malformed name (a programming error).
+  void family(const std::string& name, const std::string& help, const char* type);
+  void sample(const std::string& name,
+              const std::vector<std::pair<std::string, std::string>>& labels, double value);
+
+ private:
+  std::string& out_;
+};
+
 class Registry {
  public:
   Registry();
@@ -99,6 +116,8 @@ class Registry {
   // Runs before every render(): the place to copy values that live elsewhere (engine
   // queue lengths, KV blocks) into gauges.
   void add_collect_hook(std::function<void()> hook);
+  // Runs during every render(), after the registered families.
+  void add_exposition_source(std::function<void(Exposition&)> source);
 
   // The text exposition format: # HELP / # TYPE per family, label values escaped
   // (\\, \", \n), histograms as _bucket{le=...} (cumulative, le="+Inf" last), _sum, _count.
@@ -109,6 +128,7 @@ class Registry {
   std::mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_;  // in registration order
   std::vector<std::function<void()>> hooks_;
+  std::vector<std::function<void(Exposition&)>> sources_;
 };
 
 }  // namespace mlxs::metrics

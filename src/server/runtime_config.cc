@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -17,7 +19,7 @@ namespace {
 // One row per key, dotted from the top ("server.cors.max_age_s"). Parsing, range checks and
 // the "known keys" list in messages all come from this table, so a new key is added once.
 
-enum class Type { kInt, kString, kStringList };
+enum class Type { kInt, kString, kStringList, kBool };
 
 struct Field {
   const char* key;
@@ -28,12 +30,16 @@ struct Field {
   int* (*i)(RuntimeConfig&) = nullptr;
   std::string* (*s)(RuntimeConfig&) = nullptr;
   std::vector<std::string>* (*l)(RuntimeConfig&) = nullptr;
+  bool* (*b)(RuntimeConfig&) = nullptr;
 };
 
 #define MLXS_INT(KEY, MIN, MAX, EXPR) \
   Field{KEY, Type::kInt, MIN, MAX, {}, false, [](RuntimeConfig& c) { return &c.EXPR; }}
 #define MLXS_STR(KEY, CHOICES, NON_EMPTY, EXPR)                            \
   Field{KEY, Type::kString, 0, 0, CHOICES, NON_EMPTY, nullptr,           \
+        [](RuntimeConfig& c) { return &c.EXPR; }}
+#define MLXS_BOOL(KEY, EXPR)                                              \
+  Field{KEY, Type::kBool, 0, 0, {}, false, nullptr, nullptr, nullptr,      \
         [](RuntimeConfig& c) { return &c.EXPR; }}
 #define MLXS_LIST(KEY, EXPR)                                              \
   Field{KEY, Type::kStringList, 0, 0, {}, true, nullptr, nullptr,         \
@@ -75,6 +81,9 @@ const std::vector<Field>& fields() {
       MLXS_INT("scheduler.step_token_budget", 1, INT_MAX, scheduler.step_token_budget),
       MLXS_INT("scheduler.default_max_tokens", 1, INT_MAX, scheduler.default_max_tokens),
       MLXS_INT("scheduler.retry_after_s", 0, INT_MAX, scheduler.retry_after_s),
+      MLXS_STR("feature_flags.file", V{}, false, feature_flags.file),
+      MLXS_STR("feature_flags.key_header", V{}, false, feature_flags.key_header),
+      MLXS_BOOL("feature_flags.response_header", feature_flags.response_header),
   };
   return kFields;
 }
@@ -82,6 +91,7 @@ const std::vector<Field>& fields() {
 #undef MLXS_INT
 #undef MLXS_STR
 #undef MLXS_LIST
+#undef MLXS_BOOL
 
 // Top-level sections that belong to other subsystems: kept as YAML text for their owners.
 const std::vector<std::string>& other_section_names() {
@@ -216,6 +226,14 @@ class Parser {
         *f.s(config_) = v;
         return "";
       }
+      case Type::kBool: {
+        // Plain true/false only: "yes", "on" and quoted strings are typos waiting to happen.
+        if (!value.IsScalar() || value.Tag() == "!" ||
+            (value.Scalar() != "true" && value.Scalar() != "false"))
+          return at(key_node, std::string(f.key) + " must be true or false");
+        *f.b(config_) = value.Scalar() == "true";
+        return "";
+      }
       case Type::kStringList: {
         std::vector<std::string> items;
         if (!value.IsNull()) {
@@ -309,6 +327,13 @@ std::string validate(const RuntimeConfig& config) {
   if (s.step_token_budget < s.max_sequences) {
     return "scheduler.step_token_budget (" + std::to_string(s.step_token_budget) +
            ") must be >= scheduler.max_sequences (" + std::to_string(s.max_sequences) + ")";
+  }
+  const std::string& h = c.feature_flags.key_header;
+  auto token_char = [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || std::strchr("!#$%&'*+-.^_`|~", ch);
+  };
+  if (!std::all_of(h.begin(), h.end(), token_char)) {
+    return "feature_flags.key_header must be an HTTP header name (got '" + h + "')";
   }
   if (c.server.tls_cert_file.empty() != c.server.tls_key_file.empty()) {
     return "server.tls_cert_file and server.tls_key_file must be set together";

@@ -58,10 +58,21 @@ struct SchedulerSection {
   int retry_after_s = 1;        // Retry-After on 429
 };
 
+struct FeatureFlagsSection {
+  // config/feature-flags.yaml to use; "": feature-flags.yaml beside this config file, then
+  // config/feature-flags.yaml, when one exists; without any, every feature is off.
+  std::string file;
+  // A request header whose value keys the flag decisions (a user or tenant id); when the
+  // header is absent the OpenAI "user" field, then the request id, is the key.
+  std::string key_header;
+  bool response_header = true;  // X-Feature-Flags: the features on for this request
+};
+
 struct RuntimeConfig {
   ServerSection server;
   ModelSection model;
   SchedulerSection scheduler;
+  FeatureFlagsSection feature_flags;
   // Top-level sections owned by other subsystems, re-serialized as YAML text, keyed by
   // section name; the owner validates them.
   std::map<std::string, std::string> other_sections;

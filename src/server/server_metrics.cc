@@ -37,6 +37,18 @@ ServerMetrics::ServerMetrics(metrics::Registry& r) : registry_(r) {
                 .get();
   batched_tokens_ = &r.counter("mlx_serving_engine_batched_tokens_total",
                                "Tokens processed by those forward passes.").get();
+  reloads_ = &r.counter("mlx_serving_config_reloads_total",
+                        "Configuration reloads (SIGHUP, POST /admin/reload), by result.",
+                        {"result"});
+  reloads_->with({"success"});
+  reloads_->with({"failure"});
+  last_reload_ = &r.gauge("mlx_serving_config_last_reload_success_timestamp_seconds",
+                          "Unix time of the last successful configuration load.").get();
+}
+
+void ServerMetrics::reload(bool ok, double unix_seconds) {
+  reloads_->with({ok ? "success" : "failure"}).inc();
+  if (ok) last_reload_->set(unix_seconds);
 }
 
 void ServerMetrics::request(const std::string& endpoint, int status) {

@@ -21,6 +21,10 @@ class ServerMetrics {
   void generation(const GenerationStats& stats, FinishReason finish);
   // Gap between two streamed tokens of one request, in seconds.
   void inter_token(double seconds) { itl_->observe(seconds); }
+  // A configuration reload finished; a success records its time.
+  void reload(bool ok, double unix_seconds);
+  // The configuration in force was loaded at this time (startup: no reload counted).
+  void config_loaded(double unix_seconds) { last_reload_->set(unix_seconds); }
   // Engine occupancy, copied before each scrape.
   void engine(const SchedulerStats& st);
 
@@ -44,6 +48,8 @@ class ServerMetrics {
   metrics::Gauge* kv_usage_;
   metrics::Counter* steps_;
   metrics::Counter* batched_tokens_;
+  metrics::Family<metrics::Counter>* reloads_;
+  metrics::Gauge* last_reload_;
   std::mutex counters_mu_;
   uint64_t last_steps_ = 0, last_batched_ = 0;
 };

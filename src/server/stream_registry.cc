@@ -74,6 +74,7 @@ nlohmann::ordered_json StreamRegistry::to_json(SteadyClock::time_point now) cons
     j["generated_tokens"] = s.generated_tokens;
     j["age_ms"] = ms(now - s.started);
     if (s.state != StreamState::kQueued) j["ttft_ms"] = ms(s.first_token - s.started);
+    j["features"] = s.features;
     list.push_back(std::move(j));
   }
   return {{"object", "list"}, {"data", std::move(list)}};

@@ -37,6 +37,7 @@ struct StreamInfo {
   SteadyClock::time_point first_token;  // set when state becomes kGenerating
   SteadyClock::time_point deadline;     // cancelled when passed (time_point::max(): none)
   bool timed_out = false;
+  std::vector<std::string> features;  // the feature flags on for it, decided when it started
 };
 
 class StreamRegistry {

@@ -228,6 +228,35 @@ TEST(MetricsTest, HookMayRegisterMetrics) {
   EXPECT_NE(r.render().find("late 1\n"), std::string::npos);
 }
 
+TEST(MetricsTest, ExpositionSourcesRenderAfterFamiliesAtEveryScrape) {
+  Registry r;
+  r.counter("first_total", "Registered.").get().inc();
+  std::string prefix = "dyn";
+  r.add_exposition_source([&](Exposition& out) {
+    out.family(prefix + "_decisions_total", "Decided at scrape time.", "counter");
+    out.sample(prefix + "_decisions_total", {{"feature", "a\"b"}, {"enabled", "true"}}, 3);
+    out.family(prefix + "_state", "A gauge without labels.", "gauge");
+    out.sample(prefix + "_state", {}, 0.5);
+  });
+  std::string text = r.render();
+  EXPECT_LT(text.find("first_total 1\n"), text.find("# TYPE dyn_decisions_total counter\n"));
+  EXPECT_NE(text.find("dyn_decisions_total{feature=\"a\\\"b\",enabled=\"true\"} 3\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("dyn_state 0.5\n"), std::string::npos);
+  prefix = "other";
+  text = r.render();
+  EXPECT_EQ(text.find("dyn_"), std::string::npos);
+  EXPECT_NE(text.find("# HELP other_state A gauge without labels.\n"), std::string::npos);
+}
+
+TEST(MetricsTest, ExpositionRejectsBadNamesAndTypes) {
+  std::string out;
+  Exposition e(out);
+  EXPECT_THROW(e.family("1bad", "x", "gauge"), std::invalid_argument);
+  EXPECT_THROW(e.family("ok", "x", "histogram"), std::invalid_argument);
+  EXPECT_THROW(e.sample("ok", {{"__reserved", "v"}}, 1), std::invalid_argument);
+}
+
 TEST(MetricsTest, ConcurrentUpdatesAreAllCounted) {
   Registry r;
   auto& counters = r.counter("c_total", "C.", {"t"});

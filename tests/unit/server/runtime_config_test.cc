@@ -97,7 +97,8 @@ TEST(RuntimeConfigTest, UnknownKeysNameTheKeyLineAndKnownKeys) {
 
   msg = error_of("# header\nsrever:\n  port: 1\n");
   EXPECT_EQ(msg,
-            "rt.yaml:2: unknown key 'srever' (known: server, model, scheduler, ttft_accelerator, "
+            "rt.yaml:2: unknown key 'srever' (known: server, model, scheduler, feature_flags, "
+            "ttft_accelerator, "
             "qos_monitor, policy_engine)");
 
   msg = error_of("server:\n  cors:\n    allowed_origin: ['*']\n");
@@ -275,6 +276,28 @@ TEST(RuntimeConfigTest, LoadReadsFileAndReportsMissingOnes) {
 }
 
 // The shipped config/runtime.yaml must load and hold exactly the built-in defaults.
+TEST(RuntimeConfigTest, FeatureFlagsSection) {
+  RuntimeConfig d = parse_ok("");
+  EXPECT_EQ(d.feature_flags.file, "");
+  EXPECT_EQ(d.feature_flags.key_header, "");
+  EXPECT_TRUE(d.feature_flags.response_header);
+  RuntimeConfig c = parse_ok(
+      "feature_flags:\n  file: /etc/flags.yaml\n  key_header: X-User-Id\n"
+      "  response_header: false\n");
+  EXPECT_EQ(c.feature_flags.file, "/etc/flags.yaml");
+  EXPECT_EQ(c.feature_flags.key_header, "X-User-Id");
+  EXPECT_FALSE(c.feature_flags.response_header);
+  // Booleans are plain true/false: "yes" and quoted strings are refused with the line.
+  EXPECT_EQ(error_of("feature_flags:\n  response_header: yes\n"),
+            "rt.yaml:2: feature_flags.response_header must be true or false");
+  EXPECT_EQ(error_of("feature_flags:\n  response_header: \"true\"\n"),
+            "rt.yaml:2: feature_flags.response_header must be true or false");
+  EXPECT_NE(error_of("feature_flags:\n  key_header: \"X User\"\n").find("HTTP header name"),
+            std::string::npos);
+  EXPECT_NE(error_of("feature_flags:\n  fil: x\n").find("unknown key 'feature_flags.fil'"),
+            std::string::npos);
+}
+
 TEST(RuntimeConfigTest, ShippedConfigLoadsWithDefaults) {
   const char* src = std::getenv("MLXS_SOURCE_DIR");
 #ifdef MLXS_SOURCE_DIR_DEFAULT
@@ -317,6 +340,9 @@ TEST(RuntimeConfigTest, ShippedConfigLoadsWithDefaults) {
   EXPECT_EQ(c.scheduler.step_token_budget, d.scheduler.step_token_budget);
   EXPECT_EQ(c.scheduler.default_max_tokens, d.scheduler.default_max_tokens);
   EXPECT_EQ(c.scheduler.retry_after_s, d.scheduler.retry_after_s);
+  EXPECT_EQ(c.feature_flags.file, d.feature_flags.file);
+  EXPECT_EQ(c.feature_flags.key_header, d.feature_flags.key_header);
+  EXPECT_EQ(c.feature_flags.response_header, d.feature_flags.response_header);
 
   // Every key is written out (not left to the default), so the file documents them all.
   std::ifstream in(std::string(src) + "/config/runtime.yaml");
@@ -331,7 +357,8 @@ TEST(RuntimeConfigTest, ShippedConfigLoadsWithDefaults) {
         "\n  name:", "\n  n_ctx:", "\n  threads:", "\n  kv_type:", "\n  kv_cache_tokens:",
         "\n  chat_template_file:", "\nscheduler:", "\n  max_sequences:",
         "\n  max_active_streams:", "\n  max_waiting:", "\n  step_token_budget:",
-        "\n  default_max_tokens:", "\n  retry_after_s:"}) {
+        "\n  default_max_tokens:", "\n  retry_after_s:", "\nfeature_flags:", "\n  file:",
+        "\n  key_header:", "\n  response_header:"}) {
     EXPECT_NE(text.find(key), std::string::npos) << "missing" << key;
   }
 }
