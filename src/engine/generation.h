@@ -38,6 +38,16 @@ struct Chunk {
   GenerationStats stats;   // running totals; final on the last chunk
 };
 
+// Faults a request carries for chaos drills and tests of the QoS monitor: the scheduler
+// holds the sequence (keeping its batch slot, as a slow model would) before its first
+// token and between tokens, and can fail it after some tokens. All zero: none.
+struct FaultInjection {
+  int first_token_delay_ms = 0;
+  int per_token_delay_ms = 0;
+  int fail_after_tokens = -1;  // >= 0: end with an error once this many tokens went out
+  bool any() const { return first_token_delay_ms > 0 || per_token_delay_ms > 0 || fail_after_tokens >= 0; }
+};
+
 struct GenerateRequest {
   std::string prompt;                  // tokenized with the model's tokenizer...
   std::vector<TokenId> prompt_tokens;  // ...unless tokens are given
@@ -48,6 +58,7 @@ struct GenerateRequest {
   std::vector<std::string> stop;
   bool ignore_eos = false;
   std::string request_id;
+  FaultInjection fault;
   // When set, chunks are delivered to this callback (on the scheduler thread; it must not
   // block) instead of being queued for next().
   std::function<void(const Chunk&)> on_chunk;

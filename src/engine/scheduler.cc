@@ -26,6 +26,9 @@ struct Scheduler::Sequence {
   int n_generated = 0;
   bool done = false;
   Clock::time_point submitted, admitted, first_token;
+  Clock::time_point hold_until{};  // injected faults: not scheduled before this
+
+  bool held(Clock::time_point now) const { return hold_until > now; }
 
   GenerationStats stats(Clock::time_point now) const {
     GenerationStats st;
@@ -119,7 +122,7 @@ void Scheduler::loop() {
     std::erase_if(running_, [](const auto& s) { return s->done; });
     publish_counts();
     if (!running_.empty()) {
-      step();
+      if (!step()) wait_for_held();
       std::erase_if(running_, [](const auto& s) { return s->done; });
       publish_counts();
     } else if (!waiting_.empty()) {
@@ -134,6 +137,16 @@ void Scheduler::loop() {
   for (auto* q : {&incoming_, &waiting_})
     for (auto& s : *q) finish(*s, FinishReason::kError, "engine shutting down");
   for (auto& s : running_) finish(*s, FinishReason::kError, "engine shutting down");
+}
+
+// Every running sequence is held by an injected delay: sleep until the first one is due
+// or a new request arrives, instead of spinning.
+void Scheduler::wait_for_held() {
+  Clock::time_point due = Clock::time_point::max();
+  for (const auto& s : running_) due = std::min(due, s->hold_until);
+  if (due == Clock::time_point::max() || due <= Clock::now()) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_until(lock, due, [&] { return stop_ || !incoming_.empty(); });
 }
 
 void Scheduler::admit() {
@@ -158,9 +171,13 @@ void Scheduler::admit() {
     }
     s.kv_seq = seq;
     s.admitted = Clock::now();
+    if (s.req.fault.first_token_delay_ms > 0)
+      s.hold_until = s.admitted + std::chrono::milliseconds(s.req.fault.first_token_delay_ms);
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
     n_waiting_.fetch_sub(1);
+    if (s.req.fault.fail_after_tokens == 0)
+      finish(s, FinishReason::kError, "injected fault: the request failed before its first token");
   }
 }
 
@@ -170,7 +187,9 @@ bool Scheduler::step() {
   std::vector<BatchSeq> batch;
   std::vector<Sequence*> owners;
   int budget = opts_.step_token_budget;
+  const auto now = Clock::now();
   for (auto& s : running_) {
+    if (s->held(now)) continue;
     int pending = static_cast<int>(s->tokens.size()) - s->n_cached;
     if (pending == 1) {
       batch.push_back({s->kv_seq, &s->tokens[s->n_cached], 1, s->n_cached, BatchSeq::Logits::kLast});
@@ -179,6 +198,7 @@ bool Scheduler::step() {
     }
   }
   for (auto& s : running_) {
+    if (s->held(now)) continue;
     int pending = static_cast<int>(s->tokens.size()) - s->n_cached;
     if (pending <= 1 || budget <= 0) continue;
     int n = std::min(pending, budget);
@@ -240,6 +260,14 @@ void Scheduler::emit_token(Sequence& s, const SampleResult& r) {
     s.kv_seq = -1;
   }
   s.stream->push(std::move(c), s.req.on_chunk);
+  if (s.done) return;
+  const FaultInjection& f = s.req.fault;
+  if (f.fail_after_tokens >= 0 && s.n_generated >= f.fail_after_tokens) {
+    finish(s, FinishReason::kError, "injected fault: the request failed after " +
+                                        std::to_string(s.n_generated) + " token(s)");
+  } else if (f.per_token_delay_ms > 0) {
+    s.hold_until = now + std::chrono::milliseconds(f.per_token_delay_ms);
+  }
 }
 
 void Scheduler::finish(Sequence& s, FinishReason reason, const std::string& error) {

@@ -60,6 +60,7 @@ class Scheduler {
   void loop();
   void admit();
   bool step();
+  void wait_for_held();
   void emit_token(Sequence& s, const SampleResult& r);
   void finish(Sequence& s, FinishReason reason, const std::string& error = "");
   void publish_counts();

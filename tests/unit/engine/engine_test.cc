@@ -390,6 +390,42 @@ TEST(Engine, LongPromptIsChunkedWhileOthersKeepDecoding) {
   EXPECT_GE(a_before_b, 1 + 200 / 31) << "A stalled while B's prompt was prefilled";
 }
 
+TEST(Engine, InjectedFaultsDelayAndFailRequestsWithoutChangingTheirTokens) {
+  auto e = make_engine(2);
+  Collected plain = collect(*e->generate(greedy("fault drill", 6)));
+
+  // Held before the first token and between tokens: the same tokens, later.
+  GenerateRequest slow = greedy("fault drill", 6);
+  slow.fault.first_token_delay_ms = 150;
+  slow.fault.per_token_delay_ms = 20;
+  Collected c = collect(*e->generate(slow));
+  EXPECT_EQ(c.tokens, plain.tokens);
+  EXPECT_EQ(c.finish, FinishReason::kLength);
+  EXPECT_GE(c.stats.ttft_ms, 150);
+  EXPECT_GE(c.stats.total_ms, 150 + 5 * 20);
+
+  // A held request does not stall the others sharing the batch.
+  GenerateRequest held = greedy("fault drill", 2);
+  held.fault.first_token_delay_ms = 1500;
+  auto held_stream = e->generate(held);
+  Collected quick = collect(*e->generate(greedy("fault drill", 6)));
+  EXPECT_EQ(quick.tokens, plain.tokens);
+  EXPECT_FALSE(held_stream->finished());  // the quick one did not wait for it
+  EXPECT_EQ(collect(*held_stream).finish, FinishReason::kLength);
+
+  // Failing after some tokens: those tokens, then an error naming the fault.
+  GenerateRequest failing = greedy("fault drill", 6);
+  failing.fault.fail_after_tokens = 3;
+  c = collect(*e->generate(failing));
+  EXPECT_EQ(c.tokens, std::vector<TokenId>(plain.tokens.begin(), plain.tokens.begin() + 3));
+  EXPECT_EQ(c.finish, FinishReason::kError);
+  EXPECT_NE(c.error.find("injected fault"), std::string::npos) << c.error;
+  failing.fault.fail_after_tokens = 0;
+  c = collect(*e->generate(failing));
+  EXPECT_TRUE(c.tokens.empty());
+  EXPECT_EQ(c.finish, FinishReason::kError);
+}
+
 TEST(Engine, CancelledWhileQueuedLeavesTheQueue) {
   auto e = make_engine(4);
   e->set_max_active(1);
