@@ -11,16 +11,24 @@
 
 #include "cli/args.h"
 #include "cli/bench_serve/config.h"
-#include "cli/bench_serve/http_client.h"
 #include "cli/bench_serve/prompts.h"
 #include "cli/bench_serve/runner.h"
 #include "cli/bench_serve/stats.h"
 #include "cli/commands.h"
+#include "http/http_client.h"
 
 namespace mlxs::cli {
 namespace {
 
 using bench::BenchConfig;
+
+// Both the server root and the OpenAI base URL are accepted: trailing slashes and a final
+// "/v1" are dropped, since every request path starts with "/v1/".
+void to_server_root(std::string* prefix) {
+  while (!prefix->empty() && prefix->back() == '/') prefix->pop_back();
+  if (prefix->size() >= 3 && prefix->compare(prefix->size() - 3, 3, "/v1") == 0)
+    prefix->resize(prefix->size() - 3);
+}
 
 void usage() {
   std::puts(
@@ -74,14 +82,15 @@ std::string read_flags(const Args& args, BenchConfig* cfg) {
   if (cfg->shared_prefix_len < 0 || cfg->shared_prefix_len > cfg->prompt_len)
     return "--shared-prefix-len must be 0..prompt-len";
   if (!(cfg->timeout_s > 0) || std::isinf(cfg->timeout_s)) return "--timeout must be positive";
-  auto url = bench::parse_url(cfg->url_text);
+  auto url = http::parse_url(cfg->url_text);
   if (!url.ok()) return url.status().message();
   cfg->url = url.value();
+  to_server_root(&cfg->url.prefix);
   return "";
 }
 
 // The first model /v1/models lists, or "" (the request then names none).
-std::string discover_model(bench::HttpConnection& conn) {
+std::string discover_model(http::HttpConnection& conn) {
   auto r = conn.request("/v1/models", "", /*post=*/false);
   if (!r.ok() || r->status != 200) return "";
   auto j = nlohmann::json::parse(r->body, nullptr, /*allow_exceptions=*/false);
@@ -94,7 +103,7 @@ std::string discover_model(bench::HttpConnection& conn) {
 
 // Set-up calls on a connection of their own: the model name and prompt calibration.
 bench::PromptSet prepare(BenchConfig* cfg) {
-  bench::HttpConnection setup(cfg->url, cfg->api_key, std::chrono::seconds(30));
+  http::HttpConnection setup(cfg->url, cfg->api_key, std::chrono::seconds(30));
   if (cfg->model.empty()) cfg->model = discover_model(setup);
   if (!cfg->json) {
     std::fprintf(stderr, "bench-serve: %s, model %s, %d requests, concurrency %d\n",

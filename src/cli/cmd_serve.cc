@@ -15,6 +15,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "server/api_server.h"
+#include "qos/qos_config.h"
 #include "server/flag_files.h"
 #include "server/runtime_config.h"
 
@@ -152,6 +153,12 @@ int cmd_serve(int argc, char** argv) {
     if (config.model.name.empty()) config.model.name = "mlx-serving-default";
   }
   if (config.server.pid_file.empty()) config.server.pid_file = default_pid_file();
+  auto qos = qos::parse_qos_config(config.source_text, config.source_path);
+  if (!qos.ok()) {
+    std::fprintf(stderr, "mlx-serving serve: invalid qos_monitor section:\n%s\n",
+                 qos.status().message().c_str());
+    return 2;
+  }
   auto flags = server::load_feature_flags(config);
   if (!flags.ok()) {
     std::fprintf(stderr, "mlx-serving serve: invalid feature flags:\n%s\n",
@@ -177,7 +184,7 @@ int cmd_serve(int argc, char** argv) {
     if (c.model.path.empty()) c.model = model;
     if (c.server.pid_file.empty()) c.server.pid_file = pid;
   };
-  server::ApiServer srv(std::move(config), std::move(flags.value()));
+  server::ApiServer srv(std::move(config), std::move(flags.value()), std::move(qos.value()));
   srv.set_overrides(keep_defaults);
   Status st = srv.start();
   if (!st.ok()) {

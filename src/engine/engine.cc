@@ -82,6 +82,7 @@ std::shared_ptr<GenerationStream> Engine::generate(GenerateRequest req) {
     Chunk c;
     c.finish = FinishReason::kError;
     c.error = message;
+    c.invalid_request = true;
     stream->push(std::move(c), req.on_chunk);
     return stream;
   };

@@ -35,6 +35,7 @@ struct Chunk {
   std::vector<TokenLogprob> top_logprobs;
   FinishReason finish = FinishReason::kNone;  // set on the last chunk only
   std::string error;       // when finish == kError
+  bool invalid_request = false;  // the error is the request's own fault (bad parameters, too big)
   GenerationStats stats;   // running totals; final on the last chunk
 };
 

@@ -128,7 +128,8 @@ void Scheduler::loop() {
     } else if (!waiting_.empty()) {
       // Nothing running and the head of the queue still does not fit: it never will.
       n_waiting_.fetch_sub(1);
-      finish(*waiting_.front(), FinishReason::kError, "request does not fit in the KV cache");
+      finish(*waiting_.front(), FinishReason::kError, "request does not fit in the KV cache",
+             /*invalid_request=*/true);
       waiting_.pop_front();
     }
   }
@@ -270,7 +271,8 @@ void Scheduler::emit_token(Sequence& s, const SampleResult& r) {
   }
 }
 
-void Scheduler::finish(Sequence& s, FinishReason reason, const std::string& error) {
+void Scheduler::finish(Sequence& s, FinishReason reason, const std::string& error,
+                       bool invalid_request) {
   if (s.done) return;
   s.done = true;
   if (s.kv_seq >= 0) {
@@ -280,6 +282,7 @@ void Scheduler::finish(Sequence& s, FinishReason reason, const std::string& erro
   Chunk c;
   c.finish = reason;
   c.error = error;
+  c.invalid_request = invalid_request;
   c.stats = s.stats(Clock::now());
   s.stream->push(std::move(c), s.req.on_chunk);
 }

@@ -62,7 +62,8 @@ class Scheduler {
   bool step();
   void wait_for_held();
   void emit_token(Sequence& s, const SampleResult& r);
-  void finish(Sequence& s, FinishReason reason, const std::string& error = "");
+  void finish(Sequence& s, FinishReason reason, const std::string& error = "",
+              bool invalid_request = false);
   void publish_counts();
 
   Model& model_;

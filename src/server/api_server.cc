@@ -55,7 +55,7 @@ int64_t unix_now() {
 std::string endpoint_label(const std::string& path) {
   static const std::set<std::string> kKnown = {
       "/v1/completions", "/v1/chat/completions", "/v1/models", "/tokenize", "/detokenize",
-      "/health", "/metrics", "/v1/streams", "/admin/flags", "/admin/reload"};
+      "/health", "/metrics", "/v1/streams", "/admin/flags", "/admin/reload", "/admin/qos"};
   return kKnown.count(path) ? path : "other";
 }
 
@@ -135,6 +135,7 @@ struct ApiServer::LiveSettings {
   int default_max_tokens = 256;
   std::string flag_key_header;
   bool flag_response_header = true;
+  FaultInjectionSection fault;
 };
 
 // One HTTP request and its answer: common headers, the access log line and the request
@@ -187,11 +188,23 @@ struct ApiServer::Exchange {
   }
 };
 
-ApiServer::ApiServer(RuntimeConfig config, std::shared_ptr<const flags::FlagSnapshot> flags)
+ApiServer::ApiServer(RuntimeConfig config, std::shared_ptr<const flags::FlagSnapshot> flags,
+                     qos::QosConfig qos)
     : config_(std::move(config)),
       metrics_(registry_),
       flags_(std::make_unique<flags::FeatureFlagLoader>(flags ? std::move(flags)
                                                               : flags::builtin_flag_snapshot())) {
+  qos_ = std::make_unique<QosService>(
+      std::move(qos), config_.scheduler.max_sequences,
+      [this] {
+        Engine* e = engine();
+        return e ? e->stats().max_active : 0;
+      },
+      [this](int n) {
+        if (Engine* e = engine()) e->set_max_active(n);
+      },
+      [this] { return static_cast<int>(streams_.size()); });
+  qos_->export_metrics(registry_);
   registry_.add_collect_hook([this] {
     if (Engine* e = engine()) metrics_.engine(e->stats());
   });
@@ -222,6 +235,7 @@ Result<std::shared_ptr<const ApiServer::LiveSettings>> ApiServer::prepare_live_s
   s->default_max_tokens = c.scheduler.default_max_tokens;
   s->flag_key_header = c.feature_flags.key_header;
   s->flag_response_header = c.feature_flags.response_header;
+  s->fault = c.fault_injection;
   return std::shared_ptr<const LiveSettings>(std::move(s));
 }
 
@@ -238,6 +252,7 @@ Status ApiServer::start() {
   auto settings = prepare_live_settings(config_);
   if (!settings.ok()) return settings.status();
   apply_live_settings(std::move(settings.value()), config_);
+  if (config_.fault_injection.enabled) log_warn("fault injection is ON (fault_injection in " + config_.source_path + ")");
   auto snap = flags_->snapshot();
   log_info("feature flags: " + (snap->source_path.empty()
                                     ? std::string("no feature-flags.yaml found; every feature is off")
@@ -315,6 +330,9 @@ void ApiServer::housekeeping() {
     hk_cv_.wait_for(lock, std::chrono::milliseconds(100));
     int n = streams_.expire(SteadyClock::now());
     if (n > 0) log_warn("cancelled " + std::to_string(n) + " request(s) past the request timeout");
+    lock.unlock();
+    qos_->tick(SteadyClock::now(), flags_->snapshot()->config);
+    lock.lock();
   }
 }
 
@@ -404,6 +422,11 @@ Result<ReloadReport> ApiServer::reload() {
   if (!flag_snapshot.value()->source_path.empty())
     report.files.push_back(flag_snapshot.value()->source_path);
   std::vector<std::function<void()>> commits;
+  if (!next.source_path.empty()) {
+    auto qos_config = qos::parse_qos_config(next.source_text, next.source_path);
+    if (!qos_config.ok()) return failed(qos_config.status().message());
+    commits.push_back(qos_->prepare(std::move(qos_config.value())));
+  }
   for (auto& [name, prepare] : reload_participants_) {
     auto commit = prepare(next);
     if (!commit.ok()) return failed(name + ": " + commit.status().message());
@@ -434,6 +457,8 @@ Result<ReloadReport> ApiServer::reload() {
   for (auto& commit : commits) commit();
   for (const auto& key : report.restart_required)
     log_warn("reload: " + key + " changed; it takes effect after a restart");
+  if (next.fault_injection.enabled != config_.fault_injection.enabled)
+    log_warn(std::string("fault injection is ") + (next.fault_injection.enabled ? "ON" : "off"));
   const auto& fl = *flag_snapshot.value();
   log_info("reloaded " + (config_.source_path.empty() ? std::string("(no runtime config file)")
                                                       : config_.source_path) +
@@ -518,14 +543,15 @@ void ApiServer::route(const std::shared_ptr<Exchange>& ex) {
   }
 
   // Operator endpoints: protected like the API, and working while the model loads.
-  if (path == "/admin/flags" || path == "/admin/reload") {
-    const char* want = path == "/admin/flags" ? "GET" : "POST";
+  if (path == "/admin/flags" || path == "/admin/reload" || path == "/admin/qos") {
+    const char* want = path == "/admin/reload" ? "POST" : "GET";
     if (req.method != want)
       return ex->send_error(api_error(405, std::string("use ") + want + " for " + path,
                                       "invalid_request_error", "method_not_allowed"));
     if (!authorized(req))
       return ex->send_error(api_error(401, "Incorrect API key provided. Send it as 'Authorization: Bearer KEY'.",
                                       "invalid_request_error", "invalid_api_key"));
+    if (path == "/admin/qos") return handle_admin_qos(ex);
     return path == "/admin/flags" ? handle_admin_flags(ex) : handle_admin_reload(ex);
   }
 
@@ -650,6 +676,26 @@ void ApiServer::handle_admin_reload(const std::shared_ptr<Exchange>& ex) {
   ex->send(json_response(200, j));
 }
 
+void ApiServer::handle_admin_qos(const std::shared_ptr<Exchange>& ex) {
+  ex->send(json_response(200, qos_->to_json(SteadyClock::now(), flags_->snapshot()->config)));
+}
+
+// The faults of the next request: the configured delays, and a failure for exactly the
+// configured share of requests.
+FaultInjection ApiServer::next_fault(const LiveSettings& live) {
+  FaultInjection f;
+  if (!live.fault.enabled) return f;
+  f.first_token_delay_ms = live.fault.first_token_delay_ms;
+  f.per_token_delay_ms = live.fault.per_token_delay_ms;
+  std::lock_guard<std::mutex> lock(fault_mu_);
+  fault_accumulator_ += live.fault.error_rate;
+  if (fault_accumulator_ >= 1.0 - 1e-9) {
+    fault_accumulator_ -= 1.0;
+    f.fail_after_tokens = live.fault.fail_after_tokens;
+  }
+  return f;
+}
+
 // Who the flags decide for: a configured header (a user or tenant id), the OpenAI "user"
 // field, or the request itself.
 std::string ApiServer::flag_key(const Exchange& ex, const std::string& user) const {
@@ -674,10 +720,12 @@ struct GenerationState {
   std::unique_ptr<ResponseBuilder> builder;
   std::string response_id;
   bool started = false;  // streaming: the SSE head was written
-  std::atomic<bool> submitting{true};  // inside Engine::generate()
   int tokens = 0;
   SteadyClock::time_point last_token;
+  SteadyClock::time_point first_token;
   flags::RequestFlags flags;  // decided once at admission; a reload does not change them
+  bool qos = false;    // under QoS control: measured, and admitted by it
+  bool probe = false;  // admitted as a circuit breaker probe
 };
 
 void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint endpoint) {
@@ -720,6 +768,25 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
   st->flags = flags_->evaluate_request(flag_key(*ex, st->parsed.user), "id=" + ex->request_id);
   ex->features = st->flags.enabled_list();
 
+  // QoS admission control (shed_load, circuit_break) for the requests the flags put
+  // under it. Running streams are never affected.
+  if (st->flags.on(flags::Feature::kQosMonitor)) {
+    st->qos = true;
+    qos::AdmissionVerdict v = qos_->admit(SteadyClock::now());
+    if (v.kind != qos::AdmissionVerdict::kAdmit) {
+      bool shed = v.kind == qos::AdmissionVerdict::kShed;
+      ApiError e = api_error(503,
+                             shed ? "The server is shedding load to keep its latency objectives. Retry later."
+                                  : "The server's circuit breaker is open. Retry later.",
+                             "server_error", shed ? "load_shed" : "circuit_open");
+      http::Response r = error_response(e);
+      r.headers["Retry-After"] = std::to_string(std::max(v.retry_after_s, ex->live->retry_after_s));
+      return ex->send(std::move(r), shed ? "error=load_shed" : "error=circuit_open");
+    }
+    st->probe = v.probe;
+  }
+  gen.fault = next_fault(*ex->live);
+
   bool chat = endpoint == Endpoint::kChatCompletions;
   std::string hex = random_hex(24);
   st->response_id = (chat ? "chatcmpl-" : "cmpl-") + hex;
@@ -747,6 +814,7 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
   submit.on_chunk = [this, ex, st](const Chunk& c) {
     auto now = SteadyClock::now();
     if (c.token >= 0) {
+      if (st->tokens == 0) st->first_token = now;
       streams_.on_token(ex->request_id, now);
       if (st->tokens++ > 0) metrics_.inter_token(seconds_between(st->last_token, now));
       st->last_token = now;
@@ -755,10 +823,10 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
     // Why a generation was cut short decides what the client is told.
     std::optional<ApiError> failure;
     if (c.finish == FinishReason::kError) {
-      // The engine rejects bad requests while generate() runs (token ids outside the
-      // vocabulary, ...) and requests larger than the whole KV pool: the client's fault.
+      // The engine marks the errors that are the request's own fault: bad parameters
+      // (token ids outside the vocabulary, ...) and requests larger than the KV pool.
       bool shutting_down = c.error.find("shutting down") != std::string::npos;
-      bool client_fault = st->submitting.load() || c.error.find("does not fit") != std::string::npos;
+      bool client_fault = c.invalid_request;
       failure = shutting_down  ? api_error(503, c.error, "server_error", "service_unavailable")
                 : client_fault ? bad_request(c.error)
                                : api_error(500, c.error, "server_error");
@@ -811,12 +879,23 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
     }
     if (final) {
       metrics_.generation(c.stats, c.finish);
+      // Client disconnects are nobody's failure and measure nothing; errors after
+      // admission (including mid-stream) and timeouts count against the error rate.
+      bool client_fault = failure && failure->status == 400;
+      bool failed = !client_fault && (c.finish == FinishReason::kError || (failure && failure->status == 504));
+      if (st->qos && (failed || c.finish == FinishReason::kStop || c.finish == FinishReason::kLength)) {
+        double ttft_ms = st->tokens > 0 ? seconds_between(ex->start, st->first_token) * 1000 : 0;
+        qos_->on_finished(ttft_ms, seconds_between(ex->start, now) * 1000,
+                          c.stats.decode_tokens_per_s, c.stats.generated_tokens, failed, st->probe,
+                          ex->request_id, now);
+      } else if (st->probe) {
+        qos_->on_finished(0, 0, 0, 0, false, true, ex->request_id, now);
+      }
       streams_.remove(ex->request_id);
     }
   };
 
   auto stream = engine.generate(std::move(submit));
-  st->submitting.store(false);
   streams_.attach(ex->request_id, stream);
   ex->writer->on_disconnect([stream] { stream->cancel(); });
 }

@@ -19,8 +19,10 @@
 #include "engine/engine.h"
 #include "flags/feature_flag_loader.h"
 #include "http/http_server.h"
+#include "qos/qos_config.h"
 #include "server/metrics.h"
 #include "server/openai_protocol.h"
+#include "server/qos_service.h"
 #include "server/runtime_config.h"
 #include "server/server_metrics.h"
 #include "server/stream_registry.h"
@@ -44,8 +46,10 @@ using ReloadPrepare = std::function<Result<std::function<void()>>(const RuntimeC
 class ApiServer {
  public:
   // `flags`: the feature flags to start with (load_feature_flags(config)); null: all off.
+  // `qos`: the qos_monitor section (parse_qos_config of the config file).
   explicit ApiServer(RuntimeConfig config,
-                     std::shared_ptr<const flags::FlagSnapshot> flags = nullptr);
+                     std::shared_ptr<const flags::FlagSnapshot> flags = nullptr,
+                     qos::QosConfig qos = {});
   ~ApiServer();  // stops everything
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
@@ -77,6 +81,7 @@ class ApiServer {
   void set_overrides(std::function<void(RuntimeConfig&)> apply);
 
   flags::FeatureFlagLoader& feature_flags() { return *flags_; }
+  QosService& qos() { return *qos_; }
 
   Engine* engine() { return engine_ready_.load() ? engine_.get() : nullptr; }
   metrics::Registry& registry() { return registry_; }
@@ -95,6 +100,8 @@ class ApiServer {
   void handle_health(const std::shared_ptr<Exchange>& ex);
   void handle_admin_flags(const std::shared_ptr<Exchange>& ex);
   void handle_admin_reload(const std::shared_ptr<Exchange>& ex);
+  void handle_admin_qos(const std::shared_ptr<Exchange>& ex);
+  FaultInjection next_fault(const LiveSettings& live);
   std::string flag_key(const Exchange& ex, const std::string& user) const;
   bool authorized(const http::Request& req) const;
   Result<std::shared_ptr<const LiveSettings>> prepare_live_settings(const RuntimeConfig& c) const;
@@ -120,6 +127,9 @@ class ApiServer {
   std::unique_ptr<http::Server> http_;
 
   std::unique_ptr<flags::FeatureFlagLoader> flags_;
+  std::unique_ptr<QosService> qos_;
+  std::mutex fault_mu_;
+  double fault_accumulator_ = 0;  // spreads injected failures exactly over requests
   std::mutex reload_mu_;  // one reload at a time; guards config_ after start()
   std::function<void(RuntimeConfig&)> overrides_;
   std::vector<std::pair<std::string, ReloadPrepare>> reload_participants_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <charconv>
 #include <climits>
 #include <cstring>
@@ -19,7 +20,7 @@ namespace {
 // One row per key, dotted from the top ("server.cors.max_age_s"). Parsing, range checks and
 // the "known keys" list in messages all come from this table, so a new key is added once.
 
-enum class Type { kInt, kString, kStringList, kBool };
+enum class Type { kInt, kString, kStringList, kBool, kDouble };
 
 struct Field {
   const char* key;
@@ -31,6 +32,7 @@ struct Field {
   std::string* (*s)(RuntimeConfig&) = nullptr;
   std::vector<std::string>* (*l)(RuntimeConfig&) = nullptr;
   bool* (*b)(RuntimeConfig&) = nullptr;
+  double* (*d)(RuntimeConfig&) = nullptr;
 };
 
 #define MLXS_INT(KEY, MIN, MAX, EXPR) \
@@ -40,6 +42,9 @@ struct Field {
         [](RuntimeConfig& c) { return &c.EXPR; }}
 #define MLXS_BOOL(KEY, EXPR)                                              \
   Field{KEY, Type::kBool, 0, 0, {}, false, nullptr, nullptr, nullptr,      \
+        [](RuntimeConfig& c) { return &c.EXPR; }}
+#define MLXS_DOUBLE(KEY, EXPR)                                              \
+  Field{KEY, Type::kDouble, 0, 0, {}, false, nullptr, nullptr, nullptr, nullptr, \
         [](RuntimeConfig& c) { return &c.EXPR; }}
 #define MLXS_LIST(KEY, EXPR)                                              \
   Field{KEY, Type::kStringList, 0, 0, {}, true, nullptr, nullptr,         \
@@ -84,6 +89,12 @@ const std::vector<Field>& fields() {
       MLXS_STR("feature_flags.file", V{}, false, feature_flags.file),
       MLXS_STR("feature_flags.key_header", V{}, false, feature_flags.key_header),
       MLXS_BOOL("feature_flags.response_header", feature_flags.response_header),
+      MLXS_BOOL("fault_injection.enabled", fault_injection.enabled),
+      MLXS_INT("fault_injection.first_token_delay_ms", 0, 600000,
+               fault_injection.first_token_delay_ms),
+      MLXS_INT("fault_injection.per_token_delay_ms", 0, 60000, fault_injection.per_token_delay_ms),
+      MLXS_DOUBLE("fault_injection.error_rate", fault_injection.error_rate),
+      MLXS_INT("fault_injection.fail_after_tokens", 0, INT_MAX, fault_injection.fail_after_tokens),
   };
   return kFields;
 }
@@ -92,6 +103,7 @@ const std::vector<Field>& fields() {
 #undef MLXS_STR
 #undef MLXS_LIST
 #undef MLXS_BOOL
+#undef MLXS_DOUBLE
 
 // Top-level sections that belong to other subsystems: kept as YAML text for their owners.
 const std::vector<std::string>& other_section_names() {
@@ -234,6 +246,17 @@ class Parser {
         *f.b(config_) = value.Scalar() == "true";
         return "";
       }
+      case Type::kDouble: {
+        // A plain number: quoted text and "5%" are not numbers.
+        double v = 0;
+        const std::string& text = value.IsScalar() ? value.Scalar() : std::string();
+        auto res = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (!value.IsScalar() || value.Tag() == "!" || text.empty() || res.ec != std::errc() ||
+            res.ptr != text.data() + text.size() || !std::isfinite(v))
+          return at(key_node, std::string(f.key) + " must be a number");
+        *f.d(config_) = v;
+        return "";
+      }
       case Type::kStringList: {
         std::vector<std::string> items;
         if (!value.IsNull()) {
@@ -274,6 +297,7 @@ Result<RuntimeConfig> parse_runtime_config(const std::string& yaml_text,
                                            const std::string& path) {
   RuntimeConfig config;
   config.source_path = path;
+  config.source_text = yaml_text;
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -334,6 +358,14 @@ std::string validate(const RuntimeConfig& config) {
   };
   if (!std::all_of(h.begin(), h.end(), token_char)) {
     return "feature_flags.key_header must be an HTTP header name (got '" + h + "')";
+  }
+  const FaultInjectionSection& fi = c.fault_injection;
+  if (!(fi.error_rate >= 0 && fi.error_rate <= 1)) {
+    return "fault_injection.error_rate must be between 0 and 1 (got " + std::to_string(fi.error_rate) + ")";
+  }
+  if (!fi.enabled && (fi.first_token_delay_ms > 0 || fi.per_token_delay_ms > 0 || fi.error_rate > 0)) {
+    return "fault_injection sets faults but fault_injection.enabled is false: fault injection "
+           "must be switched on explicitly";
   }
   if (c.server.tls_cert_file.empty() != c.server.tls_key_file.empty()) {
     return "server.tls_cert_file and server.tls_key_file must be set together";

@@ -68,15 +68,28 @@ struct FeatureFlagsSection {
   bool response_header = true;  // X-Feature-Flags: the features on for this request
 };
 
+// Faults injected into generation requests, for chaos drills and QoS tests. Off unless
+// `enabled: true`; any other key set while it is off is refused, so faults never switch
+// on by accident. Changeable by reload.
+struct FaultInjectionSection {
+  bool enabled = false;
+  int first_token_delay_ms = 0;  // added before each request's first token
+  int per_token_delay_ms = 0;    // added between tokens
+  double error_rate = 0;         // share of requests that fail (0..1), exactly spread
+  int fail_after_tokens = 1;     // a failing request fails after this many tokens
+};
+
 struct RuntimeConfig {
   ServerSection server;
   ModelSection model;
   SchedulerSection scheduler;
   FeatureFlagsSection feature_flags;
+  FaultInjectionSection fault_injection;
   // Top-level sections owned by other subsystems, re-serialized as YAML text, keyed by
   // section name; the owner validates them.
   std::map<std::string, std::string> other_sections;
   std::string source_path;  // the file it came from ("" for defaults)
+  std::string source_text;  // its bytes: owners of other sections parse them with lines
 };
 
 // Parses YAML text; `path` is used in messages. Missing sections and keys keep defaults.

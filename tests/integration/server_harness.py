@@ -5,6 +5,7 @@ The server is started with --port 0; the port is read from its "listening on" lo
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -124,3 +125,24 @@ def parse_sse(raw):
             if line.startswith("data: "):
                 events.append(line[len("data: "):])
     return events
+
+
+# The spec names some gauges in milliseconds; promtool's linter asks for base units and
+# says so. Those names are kept (with *_seconds twins beside them); any other message from
+# promtool is a real problem.
+SPEC_MS_NAMES = re.compile(
+    r"^mlx_serving_qos_ttft_p9[59]_ms metric names should not contain abbreviated units$")
+
+
+def promtool_problems(text):
+    """What `promtool check metrics` finds wrong with `text` beyond the spec's _ms names;
+    None when promtool is not installed."""
+    promtool = shutil.which("promtool")
+    if not promtool:
+        return None
+    p = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True)
+    lines = [l for l in (p.stdout + p.stderr).decode().splitlines() if l.strip()]
+    problems = [l for l in lines if not SPEC_MS_NAMES.match(l)]
+    if p.returncode not in (0, 3) and not problems:
+        problems = [f"promtool exited with {p.returncode}"]
+    return problems

@@ -17,7 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_harness import Server, make_model, parse_sse  # noqa: E402
+from server_harness import Server, make_model, parse_sse, promtool_problems  # noqa: E402
 
 BUILD = None
 KEY = "test-key-123"
@@ -239,11 +239,10 @@ class ServerTest(unittest.TestCase):
                      "mlx_serving_request_queue_time_seconds_bucket"):
             self.assertIn(name, text)
         self.assertIn('endpoint="/v1/completions",status="200"', text)
-        promtool = shutil.which("promtool")
-        if not promtool:
+        problems = promtool_problems(text)
+        if problems is None:
             self.skipTest("promtool not installed")
-        p = subprocess.run([promtool, "check", "metrics"], input=raw, capture_output=True)
-        self.assertEqual(p.returncode, 0, p.stdout.decode() + p.stderr.decode())
+        self.assertEqual(problems, [])
 
     def test_overload_gets_429_and_health_stays_fast(self):
         # A second server with one slot and a one-request queue.

@@ -5,7 +5,7 @@
 #include <limits>
 #include <string>
 
-#include "cli/bench_serve/http_client.h"
+#include "http/http_client.h"
 
 namespace mlxs::cli::bench {
 
@@ -13,7 +13,7 @@ enum class Endpoint { kCompletions, kChat };
 
 struct BenchConfig {
   std::string url_text = "http://127.0.0.1:3000";
-  Url url;
+  http::Url url;
   std::string api_key;
   std::string model;  // "" : the first model /v1/models lists
   Endpoint endpoint = Endpoint::kCompletions;

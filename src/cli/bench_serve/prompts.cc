@@ -88,7 +88,7 @@ std::optional<Prompt> fit(const std::string& head, WordStream& stream, int targe
 
 }  // namespace
 
-TokenCounter server_token_counter(HttpConnection& conn, const std::string& model) {
+TokenCounter server_token_counter(http::HttpConnection& conn, const std::string& model) {
   return [&conn, model](const std::string& text, bool as_chat) -> std::optional<int> {
     json body = json::object();
     if (!model.empty()) body["model"] = model;

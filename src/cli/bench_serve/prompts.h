@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cli/bench_serve/config.h"
-#include "cli/bench_serve/http_client.h"
+#include "http/http_client.h"
 
 namespace mlxs::cli::bench {
 
@@ -25,7 +25,7 @@ struct Prompt {
 using TokenCounter = std::function<std::optional<int>(const std::string& text, bool as_chat)>;
 
 // /tokenize on `conn`.
-TokenCounter server_token_counter(HttpConnection& conn, const std::string& model);
+TokenCounter server_token_counter(http::HttpConnection& conn, const std::string& model);
 // A fixed tokens-per-word guess, for servers without /tokenize.
 TokenCounter estimated_token_counter();
 

@@ -149,8 +149,8 @@ std::string request_body(const BenchConfig& cfg, const std::string& prompt) {
   return body.dump();
 }
 
-RequestResult run_request(HttpConnection& conn, const BenchConfig& cfg, const std::string& prompt,
-                          int calibrated_tokens) {
+RequestResult run_request(http::HttpConnection& conn, const BenchConfig& cfg,
+                          const std::string& prompt, int calibrated_tokens) {
   const std::string body = request_body(cfg, prompt);
   RequestResult result;
   const Clock::time_point start = Clock::now();

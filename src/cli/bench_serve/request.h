@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "cli/bench_serve/config.h"
-#include "cli/bench_serve/http_client.h"
+#include "http/http_client.h"
 
 namespace mlxs::cli::bench {
 
@@ -26,8 +26,8 @@ struct RequestResult {
 // The JSON body: stream with usage, exactly `output_len` tokens (ignore_eos), greedy.
 std::string request_body(const BenchConfig& cfg, const std::string& prompt);
 
-RequestResult run_request(HttpConnection& conn, const BenchConfig& cfg, const std::string& prompt,
-                          int calibrated_tokens);
+RequestResult run_request(http::HttpConnection& conn, const BenchConfig& cfg,
+                          const std::string& prompt, int calibrated_tokens);
 
 // The message of an OpenAI error body ({"error":{"message":...}}), else the body itself,
 // shortened.

@@ -31,7 +31,7 @@ RunOutcome run_benchmark(const BenchConfig& cfg, const std::vector<Prompt>& prom
   const Clock::time_point start = Clock::now();
 
   auto worker = [&] {
-    HttpConnection conn(cfg.url, cfg.api_key, timeout);
+    http::HttpConnection conn(cfg.url, cfg.api_key, timeout);
     for (size_t i = static_cast<size_t>(next.fetch_add(1)); i < static_cast<size_t>(n);
          i = static_cast<size_t>(next.fetch_add(1))) {
       std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(

@@ -98,6 +98,7 @@ TEST(RuntimeConfigTest, UnknownKeysNameTheKeyLineAndKnownKeys) {
   msg = error_of("# header\nsrever:\n  port: 1\n");
   EXPECT_EQ(msg,
             "rt.yaml:2: unknown key 'srever' (known: server, model, scheduler, feature_flags, "
+            "fault_injection, "
             "ttft_accelerator, "
             "qos_monitor, policy_engine)");
 
@@ -298,6 +299,28 @@ TEST(RuntimeConfigTest, FeatureFlagsSection) {
             std::string::npos);
 }
 
+TEST(RuntimeConfigTest, FaultInjectionIsOffUnlessEnabled) {
+  RuntimeConfig c = parse_ok(
+      "fault_injection:\n  enabled: true\n  first_token_delay_ms: 300\n  error_rate: 0.25\n");
+  EXPECT_TRUE(c.fault_injection.enabled);
+  EXPECT_EQ(c.fault_injection.first_token_delay_ms, 300);
+  EXPECT_DOUBLE_EQ(c.fault_injection.error_rate, 0.25);
+  EXPECT_EQ(c.fault_injection.fail_after_tokens, 1);
+  // A fault set while the switch is off is refused, never silently ignored or applied.
+  EXPECT_NE(error_of("fault_injection:\n  per_token_delay_ms: 5\n").find(
+                "fault_injection.enabled is false"),
+            std::string::npos);
+  EXPECT_NE(error_of("fault_injection:\n  enabled: true\n  error_rate: 1.5\n").find(
+                "fault_injection.error_rate must be between 0 and 1"),
+            std::string::npos);
+  EXPECT_EQ(error_of("fault_injection:\n  enabled: true\n  error_rate: \"0.5\"\n"),
+            "rt.yaml:3: fault_injection.error_rate must be a number");
+  EXPECT_EQ(error_of("fault_injection:\n  enabled: true\n  error_rate: 5%\n"),
+            "rt.yaml:3: fault_injection.error_rate must be a number");
+  // The file's bytes are kept for the sections other subsystems parse with line numbers.
+  EXPECT_EQ(c.source_text.substr(0, 16), "fault_injection:");
+}
+
 TEST(RuntimeConfigTest, ShippedConfigLoadsWithDefaults) {
   const char* src = std::getenv("MLXS_SOURCE_DIR");
 #ifdef MLXS_SOURCE_DIR_DEFAULT
@@ -343,6 +366,11 @@ TEST(RuntimeConfigTest, ShippedConfigLoadsWithDefaults) {
   EXPECT_EQ(c.feature_flags.file, d.feature_flags.file);
   EXPECT_EQ(c.feature_flags.key_header, d.feature_flags.key_header);
   EXPECT_EQ(c.feature_flags.response_header, d.feature_flags.response_header);
+  EXPECT_EQ(c.fault_injection.enabled, d.fault_injection.enabled);
+  EXPECT_EQ(c.fault_injection.first_token_delay_ms, d.fault_injection.first_token_delay_ms);
+  EXPECT_EQ(c.fault_injection.per_token_delay_ms, d.fault_injection.per_token_delay_ms);
+  EXPECT_EQ(c.fault_injection.error_rate, d.fault_injection.error_rate);
+  EXPECT_EQ(c.fault_injection.fail_after_tokens, d.fault_injection.fail_after_tokens);
 
   // Every key is written out (not left to the default), so the file documents them all.
   std::ifstream in(std::string(src) + "/config/runtime.yaml");
@@ -358,7 +386,9 @@ TEST(RuntimeConfigTest, ShippedConfigLoadsWithDefaults) {
         "\n  chat_template_file:", "\nscheduler:", "\n  max_sequences:",
         "\n  max_active_streams:", "\n  max_waiting:", "\n  step_token_budget:",
         "\n  default_max_tokens:", "\n  retry_after_s:", "\nfeature_flags:", "\n  file:",
-        "\n  key_header:", "\n  response_header:"}) {
+        "\n  key_header:", "\n  response_header:", "\nfault_injection:",
+        "\n  first_token_delay_ms:", "\n  per_token_delay_ms:", "\n  error_rate:",
+        "\n  fail_after_tokens:", "\nqos_monitor:"}) {
     EXPECT_NE(text.find(key), std::string::npos) << "missing" << key;
   }
 }

@@ -1,7 +1,8 @@
-// A small blocking HTTP/1.1 client for the serving benchmark: one keep-alive connection
-// per worker, whole-body requests for the set-up calls and incremental body delivery for
-// SSE streams, so that every event is timed when its bytes arrive. Each call has a
-// deadline; a server that stops answering fails the request instead of hanging it.
+// A small blocking HTTP/1.1 client (plain HTTP): a keep-alive connection, whole-body
+// requests and incremental body delivery for SSE streams, so that the serving benchmark
+// times every event when its bytes arrive. Each network step (connect, write, read) has a
+// deadline; a server that stops answering fails the request instead of hanging it. Used
+// by `mlx-serving bench-serve` and by the QoS monitor's alert webhooks.
 #pragma once
 
 #include <chrono>
@@ -12,14 +13,14 @@
 
 #include "base/status.h"
 
-namespace mlxs::cli::bench {
+namespace mlxs::http {
 
-// http://host[:port][/prefix]. A trailing "/v1" is dropped so that both the server root
-// and the OpenAI base URL are accepted.
+// http://host[:port][/prefix]. Requests go to prefix + path; the request target is "/"
+// when both are empty.
 struct Url {
   std::string host;
   std::string port = "80";
-  std::string prefix;  // "" or "/something", no trailing slash
+  std::string prefix;  // "" or the URL's path as written ("/hooks/v1", "/x?token=y")
 };
 Result<Url> parse_url(const std::string& text);
 
@@ -34,6 +35,9 @@ class HttpConnection {
   ~HttpConnection();
   HttpConnection(const HttpConnection&) = delete;
   HttpConnection& operator=(const HttpConnection&) = delete;
+
+  // Sent as User-Agent; "mlx-serving" unless set.
+  void set_user_agent(std::string user_agent);
 
   // GET when `body` is empty and `post` is false, else POST with a JSON body. Errors are
   // transport failures only; any HTTP status comes back as a response.
@@ -50,4 +54,4 @@ class HttpConnection {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace mlxs::cli::bench
+}  // namespace mlxs::http

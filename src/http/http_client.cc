@@ -1,4 +1,4 @@
-#include "cli/bench_serve/http_client.h"
+#include "http/http_client.h"
 
 #include <cstdint>
 #include <limits>
@@ -10,12 +10,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-namespace mlxs::cli::bench {
+namespace mlxs::http {
 namespace {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 
 bool is_digits(const std::string& s) {
@@ -36,9 +36,9 @@ Result<Url> parse_url(const std::string& text) {
   const size_t slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
   if (slash != std::string::npos) url.prefix = rest.substr(slash);
-  while (!url.prefix.empty() && url.prefix.back() == '/') url.prefix.pop_back();
-  if (url.prefix.size() >= 3 && url.prefix.compare(url.prefix.size() - 3, 3, "/v1") == 0)
-    url.prefix.resize(url.prefix.size() - 3);
+  // A fragment is never sent to the server.
+  if (const size_t hash = url.prefix.find('#'); hash != std::string::npos)
+    url.prefix.resize(hash);
   // [v6addr]:port, host:port or host.
   if (!authority.empty() && authority[0] == '[') {
     const size_t close = authority.find(']');
@@ -60,6 +60,7 @@ Result<Url> parse_url(const std::string& text) {
 struct HttpConnection::Impl {
   Url url;
   std::string api_key;
+  std::string user_agent = "mlx-serving";
   std::chrono::milliseconds timeout;
   asio::io_context ioc;
   std::optional<beast::tcp_stream> stream;
@@ -81,7 +82,7 @@ struct HttpConnection::Impl {
   std::string describe(const beast::error_code& ec, const std::string& what) const {
     std::string msg = what + " " + url.host + ":" + url.port + ": ";
     if (ec == beast::error::timeout)
-      return msg + "timed out after " + std::to_string(timeout.count() / 1000.0) + " s";
+      return msg + "timed out after " + std::to_string(timeout.count()) + " ms";
     return msg + ec.message();
   }
 
@@ -111,16 +112,19 @@ struct HttpConnection::Impl {
     return Status::Ok();
   }
 
-  http::request<http::string_body> make_request(const std::string& path, const std::string& body,
-                                                bool post, bool sse) const {
-    http::request<http::string_body> req{post ? http::verb::post : http::verb::get,
-                                         url.prefix + path, 11};
-    req.set(http::field::host, url.host + ":" + url.port);
-    req.set(http::field::user_agent, "mlx-serving-bench-serve");
-    req.set(http::field::accept, sse ? "text/event-stream" : "application/json");
-    if (!api_key.empty()) req.set(http::field::authorization, "Bearer " + api_key);
+  using Request = bhttp::request<bhttp::string_body>;
+
+  Request make_request(const std::string& path, const std::string& body, bool post,
+                       bool sse) const {
+    std::string target = url.prefix + path;
+    if (target.empty()) target = "/";
+    Request req{post ? bhttp::verb::post : bhttp::verb::get, target, 11};
+    req.set(bhttp::field::host, url.host + ":" + url.port);
+    req.set(bhttp::field::user_agent, user_agent);
+    req.set(bhttp::field::accept, sse ? "text/event-stream" : "application/json");
+    if (!api_key.empty()) req.set(bhttp::field::authorization, "Bearer " + api_key);
     if (post) {
-      req.set(http::field::content_type, "application/json");
+      req.set(bhttp::field::content_type, "application/json");
       req.body() = body;
     }
     req.keep_alive(true);
@@ -130,9 +134,8 @@ struct HttpConnection::Impl {
 
   // Sends the request and reads the response header. A kept-alive connection the server
   // has meanwhile closed fails before any response byte: reconnect and send once more.
-  using Parser = http::response_parser<http::buffer_body>;
-  Status send_and_read_header(http::request<http::string_body>& req,
-                              std::optional<Parser>& parser) {
+  using Parser = bhttp::response_parser<bhttp::buffer_body>;
+  Status send_and_read_header(Request& req, std::optional<Parser>& parser) {
     for (int attempt = 0; attempt < 2; ++attempt) {
       const bool was_reused = stream && reused;
       if (!stream) MLXS_RETURN_IF_ERROR(connect());
@@ -140,9 +143,10 @@ struct HttpConnection::Impl {
       // No practical limit; Boost 1.74 mis-compares a disabled limit (boost::none) with a
       // Content-Length, so the largest value stands in for "none".
       parser->body_limit(std::numeric_limits<std::uint64_t>::max());
-      beast::error_code ec = run([&](auto handler) { http::async_write(*stream, req, handler); });
+      beast::error_code ec = run([&](auto handler) { bhttp::async_write(*stream, req, handler); });
       if (!ec) {
-        ec = run([&](auto handler) { http::async_read_header(*stream, buffer, *parser, handler); });
+        ec = run(
+            [&](auto handler) { bhttp::async_read_header(*stream, buffer, *parser, handler); });
       }
       if (!ec) return Status::Ok();
       const bool stale = was_reused && ec != beast::error::timeout && buffer.size() == 0;
@@ -167,8 +171,8 @@ struct HttpConnection::Impl {
       parser.get().body().data = chunk;
       parser.get().body().size = sizeof chunk;
       beast::error_code ec =
-          run([&](auto handler) { http::async_read_some(*stream, buffer, parser, handler); });
-      if (ec == http::error::need_buffer) ec = {};
+          run([&](auto handler) { bhttp::async_read_some(*stream, buffer, parser, handler); });
+      if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) {
         close();
         return Status::Error(describe(ec, "reading the response from"));
@@ -200,6 +204,10 @@ HttpConnection::HttpConnection(Url url, std::string api_key, std::chrono::millis
 
 HttpConnection::~HttpConnection() { impl_->close(); }
 
+void HttpConnection::set_user_agent(std::string user_agent) {
+  impl_->user_agent = std::move(user_agent);
+}
+
 Result<HttpResponse> HttpConnection::request(const std::string& path, const std::string& body,
                                              bool post) {
   return impl_->exchange(path, body, post, nullptr);
@@ -210,4 +218,4 @@ Result<HttpResponse> HttpConnection::stream(const std::string& path, const std::
   return impl_->exchange(path, body, true, &on_data);
 }
 
-}  // namespace mlxs::cli::bench
+}  // namespace mlxs::http
