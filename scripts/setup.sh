@@ -8,7 +8,7 @@ PACKAGES=(
   g++ cmake ninja-build pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libpcre2-dev libicu-dev
-  libboost-dev libssl-dev libyaml-cpp-dev prometheus curl
+  libboost-dev libssl-dev libyaml-cpp-dev prometheus curl jq
   python3 python3-numpy python3-jinja2
 )
 

@@ -15,7 +15,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "server/api_server.h"
+#include "canary/canary_config.h"
 #include "qos/qos_config.h"
+#include "server/canary_service.h"
 #include "server/flag_files.h"
 #include "server/runtime_config.h"
 
@@ -64,7 +66,7 @@ void usage() {
       "usage: mlx-serving serve [-m MODEL] [--config FILE] [--host HOST] [--port PORT]\n"
       "         [--name ID] [-t THREADS] [-c CTX] [--max-sequences N] [--max-active-streams N]\n"
       "         [--max-waiting N] [--api-key KEY] [--pid-file PATH] [--log-level LEVEL]\n"
-      "         [--feature-flags FILE]\n"
+      "         [--feature-flags FILE] [--canary-config FILE]\n"
       "Serves the OpenAI API (/v1/completions, /v1/chat/completions, /v1/models), /tokenize,\n"
       "/detokenize, /health, /metrics, /v1/streams, GET /admin/flags and POST /admin/reload.\n"
       "Settings come from --config FILE, else config/runtime.yaml when it exists; the flags\n"
@@ -80,7 +82,8 @@ void usage() {
 int cmd_serve(int argc, char** argv) {
   Args args({"--model", "--config", "--host", "--port", "--name", "--threads", "--ctx-size",
              "--max-sequences", "--max-active-streams", "--max-waiting", "--api-key",
-             "--pid-file", "--log-level", "--kv-type", "--step-token-budget", "--feature-flags"},
+             "--pid-file", "--log-level", "--kv-type", "--step-token-budget", "--feature-flags",
+             "--canary-config"},
             {"--help"},
             {{"-m", "--model"}, {"-t", "--threads"}, {"-c", "--ctx-size"}, {"-h", "--help"}});
   std::string err = args.parse(argc, argv, 2);
@@ -108,7 +111,7 @@ int cmd_serve(int argc, char** argv) {
   // Flags override the file, at start and again at every reload.
   std::map<std::string, std::string> strings;
   for (const char* flag : {"--model", "--host", "--name", "--api-key", "--pid-file", "--log-level",
-                           "--kv-type", "--feature-flags"})
+                           "--kv-type", "--feature-flags", "--canary-config"})
     if (auto v = args.get(flag)) strings[flag] = *v;
   std::map<std::string, int> ints;
   for (const char* flag : {"--port", "--threads", "--ctx-size", "--max-sequences",
@@ -184,7 +187,26 @@ int cmd_serve(int argc, char** argv) {
     if (c.model.path.empty()) c.model = model;
     if (c.server.pid_file.empty()) c.server.pid_file = pid;
   };
-  server::ApiServer srv(std::move(config), std::move(flags.value()), std::move(qos.value()));
+  std::string canary_override = strings.count("--canary-config") ? strings["--canary-config"] : "";
+  std::string canary_path = server::canary_config_path(config, canary_override);
+  canary::CanaryConfig canary_config;
+  if (!canary_path.empty()) {
+    auto c = canary::load_canary_config(canary_path);
+    if (!c.ok()) {
+      std::fprintf(stderr, "mlx-serving serve: invalid canary config:\n%s\n",
+                   c.status().message().c_str());
+      return 2;
+    }
+    canary_config = std::move(c.value());
+  }
+  if (Status c = server::CanaryService::check_flags(canary_config, flags.value()->config); !c.ok()) {
+    std::fprintf(stderr, "mlx-serving serve: %s\n", c.message().c_str());
+    return 2;
+  }
+
+  server::ApiServer srv(std::move(config), std::move(flags.value()), std::move(qos.value()),
+                        std::move(canary_config), canary_path);
+  srv.set_canary_override(canary_override);
   srv.set_overrides(keep_defaults);
   Status st = srv.start();
   if (!st.ok()) {

@@ -13,5 +13,6 @@ int cmd_template(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
 int cmd_bench_serve(int argc, char** argv);
 int cmd_flags(int argc, char** argv);
+int cmd_canary(int argc, char** argv);
 
 }  // namespace mlxs::cli

@@ -20,6 +20,7 @@ void usage(FILE* out) {
       "  template    render the model's chat template for a conversation\n"
       "  bench-serve load a running server like vLLM's serving benchmark\n"
       "  flags       validate a feature-flags file; evaluate a feature for keys\n"
+      "  canary      validate a canary file; route keys; set the rollout percentage\n"
       "Run 'mlx-serving COMMAND --help' for the options of a command.\n",
       out);
 }
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   if (cmd == "logits") return mlxs::cli::cmd_logits(argc, argv);
   if (cmd == "template") return mlxs::cli::cmd_template(argc, argv);
   if (cmd == "flags") return mlxs::cli::cmd_flags(argc, argv);
+  if (cmd == "canary") return mlxs::cli::cmd_canary(argc, argv);
   std::fprintf(stderr, "mlx-serving: unknown command '%s'\n", cmd.c_str());
   usage(stderr);
   return 2;

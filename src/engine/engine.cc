@@ -74,6 +74,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options) {
 Engine::~Engine() = default;
 
 SchedulerStats Engine::stats() const { return scheduler_->stats(); }
+size_t Engine::kv_cache_bytes() const { return cache_->bytes(); }
 void Engine::set_max_active(int n) { scheduler_->set_max_active(n); }
 
 std::shared_ptr<GenerationStream> Engine::generate(GenerateRequest req) {

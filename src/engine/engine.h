@@ -52,6 +52,8 @@ class Engine {
   const ModelConfig& config() const { return model_->config(); }
   const EngineOptions& options() const { return options_; }
   int n_ctx() const { return options_.n_ctx; }
+  // Bytes of the KV-cache pool (allocated once at load).
+  size_t kv_cache_bytes() const;
 
   // Direct access for tools that drive the forward pass themselves (perplexity, bench,
   // logits dump). Not to be used while requests are running.

@@ -13,6 +13,8 @@
 #include "base/logging.h"
 #include "server/flag_files.h"
 #include "server/flag_metrics.h"
+#include "server/process_metrics.h"
+#include "http/http_client.h"
 
 namespace mlxs::server {
 namespace {
@@ -55,7 +57,8 @@ int64_t unix_now() {
 std::string endpoint_label(const std::string& path) {
   static const std::set<std::string> kKnown = {
       "/v1/completions", "/v1/chat/completions", "/v1/models", "/tokenize", "/detokenize",
-      "/health", "/metrics", "/v1/streams", "/admin/flags", "/admin/reload", "/admin/qos"};
+      "/health", "/metrics", "/v1/streams", "/admin/flags", "/admin/reload", "/admin/qos",
+      "/health/canary", "/admin/canary/rollback"};
   return kKnown.count(path) ? path : "other";
 }
 
@@ -106,6 +109,15 @@ Result<std::vector<std::string>> read_key_file(const std::string& path) {
   return keys;
 }
 
+std::string iso8601(std::chrono::system_clock::time_point t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 LogLevel parse_level(const std::string& s) {
   if (s == "debug") return LogLevel::kDebug;
   if (s == "warn") return LogLevel::kWarn;
@@ -149,17 +161,19 @@ struct ApiServer::Exchange {
   SteadyClock::time_point start = SteadyClock::now();
   std::shared_ptr<const LiveSettings> live;
   std::string features;  // X-Feature-Flags: set once the flags are decided
+  std::string variant;   // X-Canary-Variant: set when the canary router chose
 
   void add_common_headers(http::Headers& h) const {
     h["X-Request-Id"] = request_id;
     if (!features.empty() && live->flag_response_header) h["X-Feature-Flags"] = features;
+    if (!variant.empty()) h["X-Canary-Variant"] = variant;
     std::string origin = req.header("Origin");
     if (origin.empty()) return;
     for (const auto& allowed : live->cors.allowed_origins) {
       if (allowed == "*" || allowed == origin) {
         h["Access-Control-Allow-Origin"] = allowed == "*" ? "*" : origin;
         h["Vary"] = "Origin";
-        h["Access-Control-Expose-Headers"] = "X-Request-Id, Retry-After, X-Feature-Flags";
+        h["Access-Control-Expose-Headers"] = "X-Request-Id, Retry-After, X-Feature-Flags, X-Canary-Variant";
         return;
       }
     }
@@ -189,7 +203,7 @@ struct ApiServer::Exchange {
 };
 
 ApiServer::ApiServer(RuntimeConfig config, std::shared_ptr<const flags::FlagSnapshot> flags,
-                     qos::QosConfig qos)
+                     qos::QosConfig qos, canary::CanaryConfig canary, std::string canary_path)
     : config_(std::move(config)),
       metrics_(registry_),
       flags_(std::make_unique<flags::FeatureFlagLoader>(flags ? std::move(flags)
@@ -205,6 +219,21 @@ ApiServer::ApiServer(RuntimeConfig config, std::shared_ptr<const flags::FlagSnap
       },
       [this] { return static_cast<int>(streams_.size()); });
   qos_->export_metrics(registry_);
+  // Rollbacks are told to the operators through the QoS alert channels.
+  canary_ = std::make_unique<CanaryService>(std::move(canary), std::move(canary_path),
+                                            [this](const std::string& text) {
+                                              qos::AlertMessage m;
+                                              m.policy_id = "canary";
+                                              m.slo_name = "rollback";
+                                              m.severity = qos::Severity::kCritical;
+                                              m.reason = text;
+                                              m.time = iso8601(std::chrono::system_clock::now());
+                                              for (const auto& ch : qos_->alert_channels())
+                                                (void)qos_->alert(ch, m);
+                                            });
+  canary_->set_server_memory_source([] { return process_resident_bytes(); });
+  canary_->export_metrics(registry_);
+  export_process_metrics(registry_);
   registry_.add_collect_hook([this] {
     if (Engine* e = engine()) metrics_.engine(e->stats());
   });
@@ -281,6 +310,7 @@ Status ApiServer::start() {
     load_model(model, sched);
   });
   housekeeper_ = std::thread([this] { housekeeping(); });
+  canary_->start();
   return Status::Ok();
 }
 
@@ -332,6 +362,7 @@ void ApiServer::housekeeping() {
     if (n > 0) log_warn("cancelled " + std::to_string(n) + " request(s) past the request timeout");
     lock.unlock();
     qos_->tick(SteadyClock::now(), flags_->snapshot()->config);
+    canary_->tick(SteadyClock::now());
     lock.lock();
   }
 }
@@ -377,6 +408,10 @@ void ApiServer::stop() {
   // HTTP first: once its I/O threads are joined no handler can be using the engine. The
   // engine's scheduler then ends what is left through callbacks whose writers are closed
   // (ignored) and whose registry and metrics are still members here.
+  // Proxied canary requests end at their next piece (stopping_) or network timeout.
+  auto proxy_deadline = SteadyClock::now() + std::chrono::seconds(35);
+  while (proxies_in_flight_.load() > 0 && SteadyClock::now() < proxy_deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   if (http_) http_->stop();
   engine_ready_.store(false);
   engine_.reset();
@@ -422,6 +457,14 @@ Result<ReloadReport> ApiServer::reload() {
   if (!flag_snapshot.value()->source_path.empty())
     report.files.push_back(flag_snapshot.value()->source_path);
   std::vector<std::function<void()>> commits;
+  {
+    auto canary_step = canary_->prepare(canary_config_path(next, canary_override_),
+                                        flag_snapshot.value()->config);
+    if (!canary_step.ok()) return failed(canary_step.status().message());
+    std::string cpath = canary_config_path(next, canary_override_);
+    if (!cpath.empty()) report.files.push_back(cpath);
+    commits.push_back(std::move(canary_step.value()));
+  }
   if (!next.source_path.empty()) {
     auto qos_config = qos::parse_qos_config(next.source_text, next.source_path);
     if (!qos_config.ok()) return failed(qos_config.status().message());
@@ -530,6 +573,11 @@ void ApiServer::route(const std::shared_ptr<Exchange>& ex) {
     if (!method_is("GET")) return ex->send_error(api_error(405, "use GET for /health", "invalid_request_error"));
     return handle_health(ex);
   }
+  if (path == "/health/canary") {
+    if (!method_is("GET"))
+      return ex->send_error(api_error(405, "use GET for /health/canary", "invalid_request_error"));
+    return ex->send(json_response(200, canary_->health_json(SteadyClock::now())));
+  }
   if (path == "/metrics") {
     if (!method_is("GET")) return ex->send_error(api_error(405, "use GET for /metrics", "invalid_request_error"));
     http::Response r;
@@ -543,8 +591,9 @@ void ApiServer::route(const std::shared_ptr<Exchange>& ex) {
   }
 
   // Operator endpoints: protected like the API, and working while the model loads.
-  if (path == "/admin/flags" || path == "/admin/reload" || path == "/admin/qos") {
-    const char* want = path == "/admin/reload" ? "POST" : "GET";
+  if (path == "/admin/flags" || path == "/admin/reload" || path == "/admin/qos" ||
+      path == "/admin/canary/rollback") {
+    const char* want = path == "/admin/reload" || path == "/admin/canary/rollback" ? "POST" : "GET";
     if (req.method != want)
       return ex->send_error(api_error(405, std::string("use ") + want + " for " + path,
                                       "invalid_request_error", "method_not_allowed"));
@@ -552,6 +601,7 @@ void ApiServer::route(const std::shared_ptr<Exchange>& ex) {
       return ex->send_error(api_error(401, "Incorrect API key provided. Send it as 'Authorization: Bearer KEY'.",
                                       "invalid_request_error", "invalid_api_key"));
     if (path == "/admin/qos") return handle_admin_qos(ex);
+    if (path == "/admin/canary/rollback") return handle_canary_rollback(ex);
     return path == "/admin/flags" ? handle_admin_flags(ex) : handle_admin_reload(ex);
   }
 
@@ -613,14 +663,6 @@ void ApiServer::handle_health(const std::shared_ptr<Exchange>& ex) {
 
 namespace {
 
-std::string iso8601(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 ordered_json flag_source_json(const flags::FlagSnapshot& snap) {
   ordered_json j;
@@ -676,15 +718,44 @@ void ApiServer::handle_admin_reload(const std::shared_ptr<Exchange>& ex) {
   ex->send(json_response(200, j));
 }
 
+// POST /admin/canary/rollback {"to": 0, "reason": "manual"}: a rollback by an operator
+// (scripts/rollback-canary.sh), recorded and persisted like an automatic one.
+void ApiServer::handle_canary_rollback(const std::shared_ptr<Exchange>& ex) {
+  double to = 0;
+  std::string reason = "manual";
+  if (!ex->req.body.empty()) {
+    auto j = nlohmann::json::parse(ex->req.body, nullptr, false);
+    if (!j.is_object())
+      return ex->send_error(bad_request("The body must be a JSON object like {\"to\": 0}."));
+    if (j.contains("to")) {
+      if (!j["to"].is_number() || j["to"].get<double>() < 0 || j["to"].get<double>() > 100)
+        return ex->send_error(bad_request("'to' must be a number from 0 to 100.", "to"));
+      to = j["to"].get<double>();
+    }
+    if (j.contains("reason")) {
+      if (!j["reason"].is_string() || j["reason"].get<std::string>().empty())
+        return ex->send_error(bad_request("'reason' must be a non-empty string.", "reason"));
+      reason = j["reason"].get<std::string>();
+    }
+  }
+  log_info("canary rollback requested by POST /admin/canary/rollback id=" + ex->request_id);
+  Status st = canary_->rollback(reason, to, "requested by an operator", SteadyClock::now());
+  if (!st.ok())
+    return ex->send_error(api_error(500, "The rollback took effect but was not persisted: " + st.message(),
+                                    "server_error", "not_persisted"));
+  ex->send(json_response(200, canary_->health_json(SteadyClock::now())));
+}
+
 void ApiServer::handle_admin_qos(const std::shared_ptr<Exchange>& ex) {
   ex->send(json_response(200, qos_->to_json(SteadyClock::now(), flags_->snapshot()->config)));
 }
 
 // The faults of the next request: the configured delays, and a failure for exactly the
 // configured share of requests.
-FaultInjection ApiServer::next_fault(const LiveSettings& live) {
+FaultInjection ApiServer::next_fault(const LiveSettings& live, const char* variant) {
   FaultInjection f;
   if (!live.fault.enabled) return f;
+  if (live.fault.variant != "all" && live.fault.variant != variant) return f;
   f.first_token_delay_ms = live.fault.first_token_delay_ms;
   f.per_token_delay_ms = live.fault.per_token_delay_ms;
   std::lock_guard<std::mutex> lock(fault_mu_);
@@ -726,46 +797,120 @@ struct GenerationState {
   flags::RequestFlags flags;  // decided once at admission; a reload does not change them
   bool qos = false;    // under QoS control: measured, and admitted by it
   bool probe = false;  // admitted as a circuit breaker probe
+  canary::Variant variant = canary::Variant::kBaseline;
+  bool canary_routed = false;  // measured per variant for the canary's health
 };
 
+// The OpenAI "user" field of a request body, read before the full parse (which needs
+// the variant's chat template); "" when absent or the body is not JSON.
+static std::string peek_user(const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return "";
+  auto it = j.find("user");
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// An answer before the generation started; a circuit breaker probe learns nothing from it
+// but must give its slot back.
+void ApiServer::finish_early(const std::shared_ptr<Exchange>& ex,
+                             const std::shared_ptr<GenerationState>& st, const ApiError& err) {
+  if (st->probe) qos_->on_finished(0, 0, 0, 0, false, true, ex->request_id, SteadyClock::now());
+  ex->send_error(err);
+}
+
+// The canary variant is another server: the request goes there as it is, and its answer
+// comes back piece by piece as it arrives (SSE events keep their timing). Runs on its own
+// thread, since the client is blocking; a transport failure is the variant's crash.
+void ApiServer::proxy_generation(const std::shared_ptr<Exchange>& ex,
+                                 const std::shared_ptr<GenerationState>& st) {
+  canary::VariantConfig v = canary_->variant(canary::Variant::kCanary);
+  bool streaming = false;
+  if (auto j = nlohmann::json::parse(ex->req.body, nullptr, false); j.is_object())
+    streaming = j.value("stream", false) == true;
+  StreamInfo info;
+  info.id = ex->request_id;
+  info.endpoint = ex->req.path;
+  info.remote = ex->req.remote;
+  info.streaming = streaming;
+  info.started = ex->start;
+  info.deadline = SteadyClock::time_point::max();
+  info.features = {"canary(upstream)"};
+  streams_.add(info, nullptr);
+  proxies_in_flight_.fetch_add(1);
+  std::thread([this, ex, st, v, streaming] {
+    auto url = http::parse_url(v.url);
+    bool started = false, crashed = false, failed = false;
+    SteadyClock::time_point first{};
+    std::string error;
+    int status = 200;
+    if (!url.ok()) {
+      crashed = true;
+      error = url.status().message();
+    } else {
+      // Each network step may take the configured time, at most 30 s, so that a stop
+      // never waits longer than that for a silent upstream.
+      http::HttpConnection conn(std::move(url.value()), v.api_key,
+                                std::chrono::milliseconds(std::min(v.timeout_ms, 30000)));
+      auto r = conn.stream(ex->req.path, ex->req.body, [&](std::string_view piece) {
+        if (stopping_.load() || ex->writer->disconnected()) return false;
+        if (!started) {
+          started = true;
+          first = SteadyClock::now();
+          http::Response head;
+          head.content_type = streaming ? "text/event-stream" : "application/json";
+          if (streaming) head.headers["Cache-Control"] = "no-cache";
+          ex->add_common_headers(head.headers);
+          ex->writer->start_stream(std::move(head));
+          streams_.on_token(ex->request_id, first);
+        }
+        ex->writer->write(std::string(piece));
+        return true;
+      });
+      if (!r.ok()) {
+        crashed = !ex->writer->disconnected() && !stopping_.load();
+        error = r.status().message();
+      } else if (r->status < 200 || r->status >= 300) {
+        status = r->status;
+        failed = status >= 500;
+        http::Response resp;
+        resp.status = status;
+        resp.body = r->body;
+        ex->send(std::move(resp), "variant=canary upstream_status=" + std::to_string(status));
+      }
+    }
+    auto now = SteadyClock::now();
+    if (crashed) {
+      failed = true;
+      ApiError e = api_error(502, "The canary variant did not answer: " + error, "server_error",
+                             "upstream_unavailable");
+      if (!started) {
+        ex->send_error(e);
+      } else {
+        ex->writer->write(ResponseBuilder::sse_error(e));
+        ex->writer->end();
+        ex->log_done(200, "variant=canary error=\"" + error + "\"");
+      }
+    } else if (started && status < 300) {
+      ex->writer->end();
+      ex->log_done(ex->writer->disconnected() ? 499 : 200, "variant=canary upstream=" + v.url);
+    }
+    double ttft_ms = started ? seconds_between(ex->start, first) * 1000 : 0;
+    canary_->record(canary::Variant::kCanary, seconds_between(ex->start, now) * 1000, ttft_ms,
+                    failed, crashed, now);
+    if (st->qos) qos_->on_finished(ttft_ms, seconds_between(ex->start, now) * 1000, 0, 0, failed,
+                                   st->probe, ex->request_id, now);
+    streams_.remove(ex->request_id);
+    proxies_in_flight_.fetch_sub(1);
+  }).detach();
+}
+
 void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint endpoint) {
-  Engine& engine = *engine_;
-  auto parsed = parse_completion_request(ex->req.body, endpoint, model_info_, engine.chat());
-  if (auto* err = std::get_if<ApiError>(&parsed)) return ex->send_error(*err);
-
   auto st = std::make_shared<GenerationState>();
-  st->parsed = std::move(std::get<ParsedRequest>(parsed));
-  GenerateRequest& gen = st->parsed.gen;
+  const std::string user = peek_user(ex->req.body);
 
-  // Tokenize here so the context check can answer with both numbers before anything is
-  // queued.
-  if (gen.prompt_tokens.empty())
-    gen.prompt_tokens = engine.tokenizer().encode(gen.prompt, gen.add_special, gen.parse_special);
-  int n_prompt = static_cast<int>(gen.prompt_tokens.size());
-  if (n_prompt == 0) return ex->send_error(bad_request("The prompt is empty.", "prompt"));
-  if (!st->parsed.max_tokens_given) {
-    // No limit asked for: generate up to the default, or what the context leaves.
-    gen.max_tokens = std::min(ex->live->default_max_tokens, model_info_.n_ctx - n_prompt);
-    if (gen.max_tokens < 1) gen.max_tokens = ex->live->default_max_tokens;
-  }
-  if (auto err = context_error(n_prompt, gen.max_tokens, model_info_.n_ctx))
-    return ex->send_error(*err);
-
-  // Admission: a full queue answers 429 at once instead of letting latency grow.
-  SchedulerStats sst = engine.stats();
-  if (sst.waiting >= ex->live->max_waiting) {
-    ApiError e = api_error(429,
-                           "The server is overloaded: " + std::to_string(sst.waiting) +
-                               " requests are already waiting. Retry later.",
-                           "rate_limit_error", "overloaded");
-    http::Response r = error_response(e);
-    r.headers["Retry-After"] = std::to_string(ex->live->retry_after_s);
-    return ex->send(std::move(r), "error=overloaded");
-  }
-
-  // Decided once, for requests that will run: the features follow these for the whole
-  // generation, whatever a reload changes meanwhile.
-  st->flags = flags_->evaluate_request(flag_key(*ex, st->parsed.user), "id=" + ex->request_id);
+  // Decided once: the features follow these for the whole generation, whatever a reload
+  // changes meanwhile.
+  st->flags = flags_->evaluate_request(flag_key(*ex, user), "id=" + ex->request_id);
   ex->features = st->flags.enabled_list();
 
   // QoS admission control (shed_load, circuit_break) for the requests the flags put
@@ -785,7 +930,54 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
     }
     st->probe = v.probe;
   }
-  gen.fault = next_fault(*ex->live);
+
+  // Canary routing: which variant serves this request.
+  if (canary_->active() && st->flags.on(flags::Feature::kCanary)) {
+    std::string key = canary_->hash_key() == "request_id" ? ex->request_id : flag_key(*ex, user);
+    st->variant = canary_->route(key).variant;
+    st->canary_routed = true;
+    ex->variant = canary::variant_name(st->variant);
+    if (st->variant == canary::Variant::kCanary &&
+        canary_->variant(st->variant).kind == canary::VariantConfig::Kind::kUpstream)
+      return proxy_generation(ex, st);
+  }
+  Engine* local = canary_->local_engine(st->variant);
+  Engine& engine = local ? *local : *engine_;
+  ModelInfo model = model_info_;
+  model.n_ctx = engine.n_ctx();
+
+  auto parsed = parse_completion_request(ex->req.body, endpoint, model, engine.chat());
+  if (auto* err = std::get_if<ApiError>(&parsed)) return finish_early(ex, st, *err);
+  st->parsed = std::move(std::get<ParsedRequest>(parsed));
+  GenerateRequest& gen = st->parsed.gen;
+
+  // Tokenize here so the context check can answer with both numbers before anything is
+  // queued.
+  if (gen.prompt_tokens.empty())
+    gen.prompt_tokens = engine.tokenizer().encode(gen.prompt, gen.add_special, gen.parse_special);
+  int n_prompt = static_cast<int>(gen.prompt_tokens.size());
+  if (n_prompt == 0) return finish_early(ex, st, bad_request("The prompt is empty.", "prompt"));
+  if (!st->parsed.max_tokens_given) {
+    // No limit asked for: generate up to the default, or what the context leaves.
+    gen.max_tokens = std::min(ex->live->default_max_tokens, model.n_ctx - n_prompt);
+    if (gen.max_tokens < 1) gen.max_tokens = ex->live->default_max_tokens;
+  }
+  if (auto err = context_error(n_prompt, gen.max_tokens, model.n_ctx))
+    return finish_early(ex, st, *err);
+
+  // Admission: a full queue answers 429 at once instead of letting latency grow.
+  SchedulerStats sst = engine.stats();
+  if (sst.waiting >= ex->live->max_waiting) {
+    ApiError e = api_error(429,
+                           "The server is overloaded: " + std::to_string(sst.waiting) +
+                               " requests are already waiting. Retry later.",
+                           "rate_limit_error", "overloaded");
+    http::Response r = error_response(e);
+    r.headers["Retry-After"] = std::to_string(ex->live->retry_after_s);
+    if (st->probe) qos_->on_finished(0, 0, 0, 0, false, true, ex->request_id, SteadyClock::now());
+    return ex->send(std::move(r), "error=overloaded");
+  }
+  gen.fault = next_fault(*ex->live, canary::variant_name(st->variant));
 
   bool chat = endpoint == Endpoint::kChatCompletions;
   std::string hex = random_hex(24);
@@ -890,6 +1082,11 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
                           ex->request_id, now);
       } else if (st->probe) {
         qos_->on_finished(0, 0, 0, 0, false, true, ex->request_id, now);
+      }
+      if (st->canary_routed && !client_fault && c.finish != FinishReason::kCancelled) {
+        double ttft_ms = st->tokens > 0 ? seconds_between(ex->start, st->first_token) * 1000 : 0;
+        canary_->record(st->variant, seconds_between(ex->start, now) * 1000, ttft_ms, failed,
+                        /*crashed=*/false, now);
       }
       streams_.remove(ex->request_id);
     }

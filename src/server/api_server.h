@@ -22,12 +22,15 @@
 #include "qos/qos_config.h"
 #include "server/metrics.h"
 #include "server/openai_protocol.h"
+#include "server/canary_service.h"
 #include "server/qos_service.h"
 #include "server/runtime_config.h"
 #include "server/server_metrics.h"
 #include "server/stream_registry.h"
 
 namespace mlxs::server {
+
+struct GenerationState;
 
 enum class Phase { kLoading, kReady, kDraining, kFailed };
 const char* phase_name(Phase p);
@@ -47,9 +50,11 @@ class ApiServer {
  public:
   // `flags`: the feature flags to start with (load_feature_flags(config)); null: all off.
   // `qos`: the qos_monitor section (parse_qos_config of the config file).
+  // `canary`, `canary_path`: config/canary.yaml (load_canary_config); "": no canary.
   explicit ApiServer(RuntimeConfig config,
                      std::shared_ptr<const flags::FlagSnapshot> flags = nullptr,
-                     qos::QosConfig qos = {});
+                     qos::QosConfig qos = {}, canary::CanaryConfig canary = {},
+                     std::string canary_path = "");
   ~ApiServer();  // stops everything
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
@@ -79,9 +84,12 @@ class ApiServer {
   void add_reload_participant(std::string name, ReloadPrepare prepare);
   // Applied to the file's settings at every reload: the command line's overrides.
   void set_overrides(std::function<void(RuntimeConfig&)> apply);
+  // --canary-config FILE: used instead of the resolved path at every reload.
+  void set_canary_override(std::string path) { canary_override_ = std::move(path); }
 
   flags::FeatureFlagLoader& feature_flags() { return *flags_; }
   QosService& qos() { return *qos_; }
+  CanaryService& canary() { return *canary_; }
 
   Engine* engine() { return engine_ready_.load() ? engine_.get() : nullptr; }
   metrics::Registry& registry() { return registry_; }
@@ -96,12 +104,17 @@ class ApiServer {
   void handle(http::Request req, std::shared_ptr<http::ResponseWriter> writer);
   void route(const std::shared_ptr<Exchange>& ex);
   void handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint endpoint);
+  void proxy_generation(const std::shared_ptr<Exchange>& ex,
+                        const std::shared_ptr<GenerationState>& st);
+  void finish_early(const std::shared_ptr<Exchange>& ex, const std::shared_ptr<GenerationState>& st,
+                    const ApiError& err);
   void handle_tokenize(const std::shared_ptr<Exchange>& ex, bool detokenize);
   void handle_health(const std::shared_ptr<Exchange>& ex);
   void handle_admin_flags(const std::shared_ptr<Exchange>& ex);
   void handle_admin_reload(const std::shared_ptr<Exchange>& ex);
   void handle_admin_qos(const std::shared_ptr<Exchange>& ex);
-  FaultInjection next_fault(const LiveSettings& live);
+  void handle_canary_rollback(const std::shared_ptr<Exchange>& ex);
+  FaultInjection next_fault(const LiveSettings& live, const char* variant);
   std::string flag_key(const Exchange& ex, const std::string& user) const;
   bool authorized(const http::Request& req) const;
   Result<std::shared_ptr<const LiveSettings>> prepare_live_settings(const RuntimeConfig& c) const;
@@ -128,6 +141,9 @@ class ApiServer {
 
   std::unique_ptr<flags::FeatureFlagLoader> flags_;
   std::unique_ptr<QosService> qos_;
+  std::unique_ptr<CanaryService> canary_;
+  std::atomic<int> proxies_in_flight_{0};
+  std::string canary_override_;
   std::mutex fault_mu_;
   double fault_accumulator_ = 0;  // spreads injected failures exactly over requests
   std::mutex reload_mu_;  // one reload at a time; guards config_ after start()

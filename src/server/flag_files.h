@@ -1,5 +1,5 @@
-// Which feature-flags file a server uses, and loading it: shared by startup and reload so
-// that both resolve the same path the same way.
+// Which feature-flags and canary files a server uses, and loading them: shared by startup
+// and reload so that both resolve the same paths the same way.
 #pragma once
 
 #include <memory>
@@ -19,5 +19,10 @@ std::string feature_flags_path(const RuntimeConfig& config);
 // The snapshot for `config`: the file's (every problem listed on error; a configured file
 // that is missing is an error), or every feature off when there is no file at all.
 Result<std::shared_ptr<const flags::FlagSnapshot>> load_feature_flags(const RuntimeConfig& config);
+
+// The canary deployment file: `override` (--canary-config) when set, else
+// deployment.canary_file, else canary.yaml beside the runtime config file, then
+// config/canary.yaml; "" when none exists (no canary).
+std::string canary_config_path(const RuntimeConfig& config, const std::string& override_path = "");
 
 }  // namespace mlxs::server

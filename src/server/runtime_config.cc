@@ -95,6 +95,9 @@ const std::vector<Field>& fields() {
       MLXS_INT("fault_injection.per_token_delay_ms", 0, 60000, fault_injection.per_token_delay_ms),
       MLXS_DOUBLE("fault_injection.error_rate", fault_injection.error_rate),
       MLXS_INT("fault_injection.fail_after_tokens", 0, INT_MAX, fault_injection.fail_after_tokens),
+      MLXS_STR("fault_injection.variant", (V{"all", "baseline", "canary"}), true,
+               fault_injection.variant),
+      MLXS_STR("deployment.canary_file", V{}, false, deployment.canary_file),
   };
   return kFields;
 }

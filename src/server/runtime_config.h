@@ -77,6 +77,13 @@ struct FaultInjectionSection {
   int per_token_delay_ms = 0;    // added between tokens
   double error_rate = 0;         // share of requests that fail (0..1), exactly spread
   int fail_after_tokens = 1;     // a failing request fails after this many tokens
+  std::string variant = "all";   // all, baseline or canary: which canary variant gets faults
+};
+
+struct DeploymentSection {
+  // config/canary.yaml to use; "": canary.yaml beside this config file, then
+  // config/canary.yaml, when one exists; without any, there is no canary.
+  std::string canary_file;
 };
 
 struct RuntimeConfig {
@@ -85,6 +92,7 @@ struct RuntimeConfig {
   SchedulerSection scheduler;
   FeatureFlagsSection feature_flags;
   FaultInjectionSection fault_injection;
+  DeploymentSection deployment;
   // Top-level sections owned by other subsystems, re-serialized as YAML text, keyed by
   // section name; the owner validates them.
   std::map<std::string, std::string> other_sections;

@@ -131,7 +131,8 @@ def parse_sse(raw):
 # says so. Those names are kept (with *_seconds twins beside them); any other message from
 # promtool is a real problem.
 SPEC_MS_NAMES = re.compile(
-    r"^mlx_serving_qos_ttft_p9[59]_ms metric names should not contain abbreviated units$")
+    r"^mlx_serving_(qos_ttft_p9[59]|canary_latency_p95)_ms metric names should not contain "
+    r"abbreviated units$")
 
 
 def promtool_problems(text):

@@ -52,7 +52,7 @@ class FlagsCliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         lines = p.stdout.splitlines()
         self.assertEqual(lines[0], f"{SHIPPED}: valid")
-        self.assertIn('canary: enabled, 5%, hash_seed "canary-2025-01-08"', p.stdout)
+        self.assertIn('canary: enabled, 100%, no hash_seed', p.stdout)
         self.assertIn("phase4_rollout: enabled, 100%", p.stdout)
         self.assertIn("speculation on (allowlist only), kv_prep off", p.stdout)
         self.assertIn("kill_switch off, rollback_to_baseline off", p.stdout)

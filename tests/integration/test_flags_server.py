@@ -253,7 +253,7 @@ feature_flags:
         chunks = [json.loads(e) for e in reader.events[:-1]]
         self.assertEqual(chunks[-2]["choices"][0]["finish_reason"], "length")
         self.assertEqual(chunks[-1]["usage"]["completion_tokens"], 1500)
-        self.assertIn("reloaded", srv.log())
+        self.wait_for(lambda: "reloaded" in srv.log(), "the reload in the log")
         metrics = srv.request("GET", "/metrics")[2].decode()
         self.assertIn('mlx_serving_feature_flags_reloads_total{result="success"} 1', metrics)
         self.assertIn('mlx_serving_config_reloads_total{result="success"} 1', metrics)

@@ -232,7 +232,7 @@ class QosServerTest(unittest.TestCase):
         # Still violated: the cooldown holds the next scale_up back.
         self.wait_for(lambda: any(a["outcome"] == "cooldown" for a in self.qos(srv)["audit"]),
                       "a suppressed remediation")
-        self.assertIn("qos remediation:suppressed", srv.log())
+        self.wait_for(lambda: "qos remediation:suppressed" in srv.log(), "the suppression in the log")
         self.assertEqual(self.qos(srv)["governor"]["max_active_streams"], 5)
 
         # The fault goes away: fast requests, the slow ones leave the window, recovered.
@@ -342,7 +342,7 @@ class QosServerTest(unittest.TestCase):
             self.complete(srv)
             return self.qos(srv)["admission"]["circuit"] == "closed"
         self.wait_for(closed, "the circuit to close")
-        self.assertIn("succeeded: the circuit closes", srv.log())
+        self.wait_for(lambda: "succeeded: the circuit closes" in srv.log(), "the probe in the log")
 
     # --- switches and bad input ----------------------------------------------------------
 

@@ -377,7 +377,7 @@ TEST(ShippedFile, IsValidAndRoundTrips) {
   EXPECT_TRUE(check.warnings.empty()) << check.format();
   const FlagConfig& c = snap.value()->config;
   EXPECT_TRUE(c.phase4_rollout.enabled);
-  EXPECT_EQ(c.canary.percentage, 5);
+  EXPECT_EQ(c.canary.percentage, 100);  // the share itself lives in config/canary.yaml
 
   // Every key of the file is in to_json with the same value; to_json has every key of
   // the schema (its 25 leaves).

@@ -98,7 +98,7 @@ TEST(RuntimeConfigTest, UnknownKeysNameTheKeyLineAndKnownKeys) {
   msg = error_of("# header\nsrever:\n  port: 1\n");
   EXPECT_EQ(msg,
             "rt.yaml:2: unknown key 'srever' (known: server, model, scheduler, feature_flags, "
-            "fault_injection, "
+            "fault_injection, deployment, "
             "ttft_accelerator, "
             "qos_monitor, policy_engine)");
 
