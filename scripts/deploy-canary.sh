@@ -58,7 +58,10 @@ tmp="$(mktemp "$(dirname "$CANARY_CONFIG")/.canary.yaml.XXXXXX")"
 trap 'rm -f "$tmp"' EXIT
 cp "$CANARY_CONFIG" "$tmp"
 "$bin" canary set-percentage "$tmp" "$percentage" >/dev/null || die "cannot set the percentage"
-"$bin" canary validate "$tmp" >/dev/null || die "the new config is invalid"
+summary="$("$bin" canary validate "$tmp")" || die "the new config is invalid"
+if grep -q '^  canary: disabled' <<<"$summary" && awk -v p="$percentage" 'BEGIN { exit !(p > 0) }'; then
+  die "canary.enabled is false in $CANARY_CONFIG: define variants.canary and set canary.enabled: true first"
+fi
 
 if ((dry_run)); then
   echo "dry run: $CANARY_CONFIG would change as follows (nothing was changed)"

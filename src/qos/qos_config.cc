@@ -228,7 +228,12 @@ class Parser {
       error(line_of(root), "the file must be a mapping of sections, not " + describe(root));
       return;
     }
-    // Other sections belong to other parsers; only qos_monitor (and its duplicates) here.
+    // Other sections belong to other parsers; only qos_monitor and policy_engine here.
+    for (const auto& kv : root) {
+      if (!kv.first.IsScalar() || kv.first.Scalar() != "policy_engine") continue;
+      section(Entry{"policy_engine", "policy_engine", kv.second, line_of(kv.first)},
+              {{"enabled", [&](const Entry& e) { set(config_.policy_engine_enabled, boolean(e)); }}});
+    }
     std::optional<int> first_line;
     for (const auto& kv : root) {
       if (!kv.first.IsScalar() || kv.first.Scalar() != "qos_monitor") continue;

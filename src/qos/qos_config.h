@@ -103,11 +103,12 @@ struct QosConfig {
   std::vector<AlertChannel> alert_channels;
   int half_open_requests = 3;  // qos_monitor.circuit_breaker.half_open_requests
   std::vector<Policy> policies;  // qos_monitor.policy_store.policies, in file order
+  bool policy_engine_enabled = true;  // policy_engine.enabled: false evaluates no policy
 
   const AlertChannel* channel(const std::string& name) const;
 };
 
-// Parses the top-level `qos_monitor` section of a runtime config file. `file_text` is the
+// Parses the top-level `qos_monitor` and `policy_engine` sections of a runtime config file. `file_text` is the
 // whole file, so that line numbers are the file's; other sections are ignored. A file
 // without the section gives the defaults (disabled, no policies). The error lists every
 // problem, one "PATH:LINE: message" per line.

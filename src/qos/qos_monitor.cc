@@ -59,6 +59,7 @@ bool carried_out(Outcome o) { return o == Outcome::kExecuted || o == Outcome::kD
 QosMonitor::QosMonitor(QosConfig config, RemediationTargets* targets)
     : config_(std::move(config)),
       collector_(config_.evaluator.tdigest_compression),
+      engine_(config_.policies),
       executor_(config_.executor, targets),
       targets_(targets) {
   collector_.track_config(config_);
@@ -69,7 +70,7 @@ QosMonitor::QosMonitor(QosConfig config, RemediationTargets* targets)
 void QosMonitor::set_config(QosConfig config) {
   std::lock_guard<std::mutex> lock(mu_);
   collector_.track_config(config);
-  evaluator_.retain(config);
+  engine_.set_policies(config.policies);
   executor_.set_config(config.executor);
   config_ = std::move(config);
 }
@@ -93,18 +94,19 @@ bool QosMonitor::tick(Clock::time_point now, const Switches& switches) {
   if (!switches.evaluator) return false;
   std::lock_guard<std::mutex> tick_lock(tick_mu_);
 
-  // The policies are copied so that the evaluations' Policy pointers stay valid while
-  // acting outside mu_, even if a reload replaces config_ meanwhile.
-  QosConfig snapshot;
-  std::vector<PolicyEvaluation> results;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (evaluated_once_ && now < next_evaluation_) return false;
     evaluated_once_ = true;
     next_evaluation_ = now + milliseconds(config_.evaluator.evaluation_interval_ms);
-    snapshot = config_;
-    if (!switches.policy_store) snapshot.policies.clear();
-    results = evaluator_.evaluate(snapshot, collector_, now);
+  }
+  // The run keeps its own copy of the policies, valid while acting even if a reload
+  // replaces them meanwhile.
+  PolicyRun run;
+  if (switches.policy_store) run = engine_.evaluate(collector_, now);
+  const std::vector<PolicyEvaluation>& results = run.evaluations;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
     last_.clear();
     for (const auto& pe : results) last_.insert(last_.end(), pe.slos.begin(), pe.slos.end());
   }
@@ -185,7 +187,7 @@ Telemetry QosMonitor::get_telemetry(Clock::time_point now) const {
   {
     std::lock_guard<std::mutex> lock(mu_);
     window = config_.evaluator.window_ms;
-    t.violations = evaluator_.stats().total_violations;
+    t.violations = engine_.stats().total_violations;
     t.remediations = remediations_;
   }
   // The collector locks itself; the stream source takes the registry's lock.
@@ -205,7 +207,7 @@ ExecutorStats QosMonitor::get_executor_stats(Clock::time_point now) const {
 
 EvaluatorStats QosMonitor::get_evaluator_stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return evaluator_.stats();
+  return engine_.stats();
 }
 
 std::vector<AuditEntry> QosMonitor::audit_log() const { return executor_.audit_log(); }

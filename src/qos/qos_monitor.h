@@ -16,6 +16,7 @@
 
 #include "qos/collector.h"
 #include "qos/evaluator.h"
+#include "qos/policy_engine.h"
 #include "qos/executor.h"
 #include "qos/qos_config.h"
 
@@ -69,6 +70,8 @@ class QosMonitor {
   Telemetry get_telemetry(Clock::time_point now) const;
   ExecutorStats get_executor_stats(Clock::time_point now) const;
   EvaluatorStats get_evaluator_stats() const;
+  // The policy store and its evaluation (the spec's PolicyEngine).
+  PolicyEngine& policy_engine() { return engine_; }
   std::vector<AuditEntry> audit_log() const;
   // The last evaluation's results (for /admin/qos).
   std::vector<SloEvaluation> last_evaluation() const;
@@ -85,10 +88,10 @@ class QosMonitor {
   void remediate(const PolicyEvaluation& pe, bool dry_run, Clock::time_point now);
   void report_audit(const AuditEntry& entry, const SloEvaluation& slo);
 
-  mutable std::mutex mu_;  // config_, evaluator_, schedule
+  mutable std::mutex mu_;  // config_, schedule
   QosConfig config_;
   MetricsCollector collector_;
-  Evaluator evaluator_;
+  PolicyEngine engine_;
   Executor executor_;
   bool evaluated_once_ = false;
   Clock::time_point next_evaluation_{};

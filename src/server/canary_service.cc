@@ -103,11 +103,30 @@ CanaryService::~CanaryService() {
 
 void CanaryService::start() {
   canary::VariantConfig v = variant(Variant::kCanary);
-  if (config_.enabled && v.kind == canary::VariantConfig::Kind::kLocal) {
-    loader_ = std::thread([this, v] { load_local(v); });
-  } else {
-    canary_ready_.store(config_.enabled && v.kind == canary::VariantConfig::Kind::kUpstream);
+  bool enabled = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    enabled = config_.enabled;
   }
+  if (enabled && v.kind == canary::VariantConfig::Kind::kLocal) {
+    ensure_local_loaded();
+  } else {
+    canary_ready_.store(enabled && v.kind == canary::VariantConfig::Kind::kUpstream);
+  }
+}
+
+// Loads the local canary model once, in the background, the first time the canary is
+// enabled (at start or by a reload).
+void CanaryService::ensure_local_loaded() {
+  canary::VariantConfig v = variant(Variant::kCanary);
+  if (v.kind != canary::VariantConfig::Kind::kLocal || canary_ready_.load() ||
+      loading_.exchange(true))
+    return;
+  if (loader_.joinable()) loader_.join();  // an earlier, failed load
+  loader_ = std::thread([this, v] {
+    load_local(v);
+    loading_.store(false);
+  });
 }
 
 void CanaryService::load_local(canary::VariantConfig v) {
@@ -127,6 +146,7 @@ void CanaryService::load_local(canary::VariantConfig v) {
     return;
   }
   canary_engine_ = std::move(e.value());
+  canary_error_.clear();
   canary_ready_.store(true);
   log_info("canary: the canary variant is ready at " + fmt(router_.percentage()) + "%");
 }
@@ -272,11 +292,11 @@ Result<std::function<void()>> CanaryService::prepare(const std::string& path,
         rolled_back_ = next.rollout_percentage == 0 && rolled_back_;
         if (next.rollout_percentage > before) rolled_back_ = false;
       }
-      if (!was_enabled && next.enabled && next.canary.kind == canary::VariantConfig::Kind::kUpstream)
-        canary_ready_.store(true);
-      if (!next.enabled && next.canary.kind == canary::VariantConfig::Kind::kUpstream)
-        canary_ready_.store(false);
+      (void)was_enabled;
+      if (next.canary.kind == canary::VariantConfig::Kind::kUpstream)
+        canary_ready_.store(next.enabled);
     }
+    if (next.enabled) ensure_local_loaded();
     router_.configure(next);
     health_.configure(next.monitoring);
     controller_.configure(next.rollback);

@@ -73,6 +73,7 @@ class CanaryService {
 
  private:
   void load_local(canary::VariantConfig v);
+  void ensure_local_loaded();
   double memory_of(canary::Variant v);
 
   mutable std::mutex mu_;
@@ -91,6 +92,7 @@ class CanaryService {
 
   std::unique_ptr<Engine> canary_engine_;
   std::atomic<bool> canary_ready_{false};
+  std::atomic<bool> loading_{false};
   std::string canary_error_;
   std::thread loader_;
 };

@@ -56,7 +56,7 @@ qos::Switches QosService::switches(const flags::FlagConfig& f) const {
   s.evaluator = on && f.evaluator_enabled && config_.evaluator.enabled;
   s.executor = s.evaluator && f.executor_enabled && config_.executor.enabled;
   s.dry_run = f.executor_dry_run;
-  s.policy_store = f.policy_store_enabled;
+  s.policy_store = f.policy_store_enabled && config_.policy_engine_enabled;
   return s;
 }
 

@@ -44,10 +44,10 @@ def on_canary(key, pct):
     return bucket(key) < pct * 100
 
 
-def canary_yaml(variant, pct=0, min_samples=20, extra_triggers=""):
+def canary_yaml(variant, pct=0, min_samples=20, extra_triggers="", enabled=True):
     return f"""# canary under test
 canary:
-  enabled: true
+  enabled: {str(enabled).lower()}
   rolloutPercentage: {pct}   # changed by the scripts
   strategy: hash
   hashKey: user_id
@@ -111,7 +111,7 @@ class CanaryServerTest(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp)
 
-    def start(self, name, variant, pct=0, min_samples=20, model=None):
+    def start(self, name, variant, pct=0, min_samples=20, model=None, enabled=True):
         d = os.path.join(self.tmp, name)
         os.makedirs(d)
         self.dir = d
@@ -122,7 +122,7 @@ class CanaryServerTest(unittest.TestCase):
             f.write(FLAGS)
         self.canary_file = os.path.join(d, "canary.yaml")
         with open(self.canary_file, "w") as f:
-            f.write(canary_yaml(variant, pct, min_samples))
+            f.write(canary_yaml(variant, pct, min_samples, enabled=enabled))
         self.pid_file = os.path.join(d, "pid")
         srv = Server(BUILD, ["--config", self.runtime, "--pid-file", self.pid_file]).start()
         self.addCleanup(srv.kill)
@@ -262,6 +262,25 @@ class CanaryServerTest(unittest.TestCase):
         err = next(t for t in h["triggers"] if t["name"] == "high_error_rate")
         self.assertFalse(err["fired"])
         self.assertIn("20", err["why"])  # says how many samples it waits for
+
+    def test_a_disabled_canary_is_not_deployed_until_enabled_then_loads_on_reload(self):
+        variant = f"    kind: local\n    model: {self.canary_model}\n    n_ctx: 256\n    threads: 1\n"
+        srv = self.start("enable", variant, enabled=False)
+        self.assertEqual(self.health(srv)["status"], "disabled")
+        p = self.script(srv, "deploy-canary.sh", "--percentage", "10", "--force",
+                        "--config", self.canary_file, "--pid-file", self.pid_file, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("canary.enabled is false", p.stderr)
+        self.assertEqual(self.file_percentage()[0], 0)
+        with open(self.canary_file) as f:
+            text = f.read()
+        with open(self.canary_file, "w") as f:
+            f.write(text.replace("enabled: false", "enabled: true", 1))
+        self.assertEqual(srv.request("POST", "/admin/reload")[0], 200)
+        self.wait_for(lambda: self.health(srv)["canaryReady"], "the canary model after the reload")
+        self.deploy(srv, 10)
+        key = next(f"u{i}" for i in range(1000) if on_canary(f"u{i}", 10))
+        self.assertEqual(self.ask(srv, key)[:2], (200, "canary"))
 
     # --- upstream variant, scripts -------------------------------------------------------
 

@@ -459,6 +459,18 @@ TEST(QosConfig, AlertChannels) {
   EXPECT_EQ(std::count(msg.begin(), msg.end(), '\n') + 1, 7) << msg;
 }
 
+TEST(QosConfig, PolicyEngineSection) {
+  auto r = parse_qos_config("policy_engine:\n  enabled: false\n", "runtime.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(r->policy_engine_enabled);
+  EXPECT_TRUE(parse_qos_config("", "runtime.yaml")->policy_engine_enabled);
+  auto bad = parse_qos_config("policy_engine:\n  enable: true\n", "runtime.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("runtime.yaml:2: unknown key 'policy_engine.enable'"),
+            std::string::npos)
+      << bad.status().message();
+}
+
 TEST(QosConfig, EmptyUrlIsALogOnlyChannel) {
   auto r = parse_qos_config("qos_monitor:\n  alerts:\n    channels:\n      slack:\n        url: \"\"\n",
                             "runtime.yaml");
