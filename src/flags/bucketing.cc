@@ -10,11 +10,14 @@ uint32_t rollout_hash(std::string_view key, std::string_view seed) {
   std::string input;
   input.reserve(key.size() + 1 + seed.size());
   input.append(key).append(":").append(seed);
+  // Fetched once: OpenSSL 3 otherwise looks the algorithm up again on every digest.
+  static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  const EVP_MD* md = fetched ? fetched : EVP_md5();
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   // EVP_Digest with MD5 cannot fail for in-memory input short of allocation failure;
   // a zeroed digest then still gives a valid (if unlucky) bucket rather than garbage.
-  if (EVP_Digest(input.data(), input.size(), digest, &len, EVP_md5(), nullptr) != 1 || len < 4) {
+  if (EVP_Digest(input.data(), input.size(), digest, &len, md, nullptr) != 1 || len < 4) {
     return 0;
   }
   return (uint32_t{digest[0]} << 24) | (uint32_t{digest[1]} << 16) |

@@ -11,11 +11,31 @@ int bucket_of(const Rollout& r, std::string_view key) {
 }
 
 // A rollout's own switch and bucket, once every gate above it has passed.
+// One MD5 at most: the reported bucket is the one that decides (in_rollout's rule).
 Decision own_rollout(const Rollout& r, std::string_view key) {
   if (!r.enabled) return {false, Reason::kDisabled, -1};
   int bucket = bucket_of(r, key);
-  if (!in_rollout(key, r.percentage, r.hash_seed)) return {false, Reason::kNotInBucket, bucket};
+  bool in = false;
+  if (r.percentage >= 100) {
+    in = true;
+  } else if (r.percentage > 0) {
+    in = (bucket >= 0 ? bucket : rollout_bucket(key, r.hash_seed)) < r.percentage;
+  }
+  if (!in) return {false, Reason::kNotInBucket, bucket};
   return {true, Reason::kRollout, bucket};
+}
+
+// A top-level feature other than phase4_rollout, given the key's phase4_rollout decision:
+// the same answer as evaluate_top_level without hashing the global gate again.
+Decision after_global(const FlagConfig& c, Feature f, const Decision& global,
+                      std::string_view key) {
+  switch (global.reason) {
+    case Reason::kKillSwitch:
+    case Reason::kRollbackToBaseline: return {false, global.reason, -1};
+    case Reason::kDisabled: return {false, Reason::kGlobalDisabled, -1};
+    case Reason::kNotInBucket: return {false, Reason::kGlobalNotInBucket, global.bucket};
+    default: return own_rollout(*c.rollout(f), key);
+  }
 }
 
 Decision evaluate_top_level(const FlagConfig& c, Feature f, std::string_view key) {
@@ -89,8 +109,23 @@ RequestFlags evaluate_all(std::shared_ptr<const FlagSnapshot> snapshot, std::str
   RequestFlags out;
   out.key = std::string(key);
   out.snapshot = snapshot ? std::move(snapshot) : builtin_flag_snapshot();
+  // Parents come before their sub-features and the global gate is decided once, so a
+  // request costs one MD5 per seeded top-level feature.
+  const FlagConfig& c = out.snapshot->config;
+  const Decision global = evaluate_top_level(c, Feature::kPhase4Rollout, key);
   for (Feature f : all_features()) {
-    out.decisions[static_cast<int>(f)] = evaluate(out.snapshot->config, f, key);
+    Decision d;
+    if (f == Feature::kPhase4Rollout) {
+      d = global;
+    } else if (auto parent = parent_of(f)) {
+      const Decision& p = out.decisions[static_cast<int>(*parent)];
+      d = !p.enabled ? p
+          : c.sub_enabled(f) ? Decision{true, Reason::kRollout, p.bucket}
+                             : Decision{false, Reason::kDisabled, p.bucket};
+    } else {
+      d = after_global(c, f, global, key);
+    }
+    out.decisions[static_cast<int>(f)] = d;
   }
   return out;
 }

@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <random>
+#include <string>
+
 #include "flags/bucketing.h"
 
 namespace mlxs::flags {
@@ -195,6 +199,44 @@ TEST(RequestFlags, EvaluateAllAndItsText) {
   EXPECT_EQ(none.enabled_list(), "none");
   EXPECT_EQ(none.summary().find("phase4_rollout=off(disabled) ttft_pipeline=off(phase4_disabled)"),
             0u);
+}
+
+// evaluate_all decides the global gate once and derives sub-features from their parents:
+// it must agree with evaluate() feature by feature, whatever the configuration.
+TEST(EvaluateAll, AgreesWithEvaluateForEveryFeatureAndConfig) {
+  std::mt19937 rng(7);
+  auto pct = [&] {
+    static const double kChoices[] = {0, 0.5, 10, 37.5, 50, 99.9, 100};
+    return kChoices[rng() % 7];
+  };
+  auto coin = [&] { return rng() % 3 != 0; };
+  auto seed = [&](const char* s) { return rng() % 4 == 0 ? std::string() : std::string(s); };
+  for (int round = 0; round < 300; ++round) {
+    auto snap = std::make_shared<FlagSnapshot>();
+    FlagConfig& c = snap->config;
+    c.phase4_rollout = {coin(), pct(), seed("p4")};
+    c.ttft_pipeline = {coin(), pct(), seed("tt")};
+    c.qos_monitor = {coin(), pct(), seed("qm")};
+    c.canary = {coin(), pct(), seed("ca")};
+    c.warmup_queue_enabled = coin();
+    c.speculation_enabled = coin();
+    c.kv_prep_enabled = coin();
+    c.evaluator_enabled = coin();
+    c.executor_enabled = coin();
+    c.policy_store_enabled = coin();
+    c.kill_switch = rng() % 10 == 0;
+    c.rollback_to_baseline = rng() % 10 == 0;
+    for (int k = 0; k < 20; ++k) {
+      std::string key = "key-" + std::to_string(rng());
+      RequestFlags all = evaluate_all(snap, key);
+      for (Feature f : all_features()) {
+        Decision one = evaluate(c, f, key);
+        ASSERT_EQ(all.decision(f).enabled, one.enabled) << feature_name(f) << " " << key;
+        ASSERT_EQ(all.decision(f).reason, one.reason) << feature_name(f) << " " << key;
+        ASSERT_EQ(all.decision(f).bucket, one.bucket) << feature_name(f) << " " << key;
+      }
+    }
+  }
 }
 
 }  // namespace
