@@ -17,6 +17,7 @@
 #include "server/api_server.h"
 #include "canary/canary_config.h"
 #include "qos/qos_config.h"
+#include "ttft/ttft_config.h"
 #include "server/canary_service.h"
 #include "server/flag_files.h"
 #include "server/runtime_config.h"
@@ -162,6 +163,12 @@ int cmd_serve(int argc, char** argv) {
                  qos.status().message().c_str());
     return 2;
   }
+  auto ttft = ttft::parse_ttft_config(config.source_text, config.source_path);
+  if (!ttft.ok()) {
+    std::fprintf(stderr, "mlx-serving serve: invalid ttft_accelerator section:\n%s\n",
+                 ttft.status().message().c_str());
+    return 2;
+  }
   auto flags = server::load_feature_flags(config);
   if (!flags.ok()) {
     std::fprintf(stderr, "mlx-serving serve: invalid feature flags:\n%s\n",
@@ -205,7 +212,7 @@ int cmd_serve(int argc, char** argv) {
   }
 
   server::ApiServer srv(std::move(config), std::move(flags.value()), std::move(qos.value()),
-                        std::move(canary_config), canary_path);
+                        std::move(canary_config), canary_path, std::move(ttft.value()));
   srv.set_canary_override(canary_override);
   srv.set_overrides(keep_defaults);
   Status st = srv.start();

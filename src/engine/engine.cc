@@ -58,6 +58,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options) {
   kc.n_blocks = (std::max(o.kv_cache_tokens, o.n_ctx) + kc.block_size - 1) / kc.block_size;
   kc.type = o.kv_type;
   e->cache_ = std::make_unique<KvCache>(kc);
+  e->cache_->set_prefix_caching(o.prefix_cache);
   SchedulerOptions so;
   so.max_sequences = o.max_sequences;
   so.max_active = o.max_active;

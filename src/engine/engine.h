@@ -26,6 +26,7 @@ struct EngineOptions {
   int step_token_budget = 512;  // tokens per forward step (prefill is chunked to fit)
   int kv_cache_tokens = 0; // KV pool size in tokens; 0: n_ctx * max_sequences
   KvType kv_type = KvType::kF16;
+  bool prefix_cache = false;  // share full KV blocks of common prompt prefixes across requests
   std::string chat_template_file;  // a Jinja file that replaces the model's chat template
 };
 

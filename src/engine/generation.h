@@ -22,6 +22,7 @@ const char* finish_reason_name(FinishReason r);  // "stop", "length", "cancelled
 struct GenerationStats {
   int prompt_tokens = 0;
   int generated_tokens = 0;
+  int cached_tokens = 0;  // prompt tokens whose keys and values came from the prefix cache
   double queue_ms = 0;    // submitted → admitted into the batch
   double ttft_ms = 0;     // submitted → first token sampled
   double total_ms = 0;    // submitted → finished
@@ -60,6 +61,9 @@ struct GenerateRequest {
   bool ignore_eos = false;
   std::string request_id;
   FaultInjection fault;
+  // Lets this request share KV blocks with earlier requests of the same prefix (when the
+  // engine's prefix cache is on). Off: the whole prompt is computed.
+  bool use_prefix_cache = true;
   // When set, chunks are delivered to this callback (on the scheduler thread; it must not
   // block) instead of being queued for next().
   std::function<void(const Chunk&)> on_chunk;

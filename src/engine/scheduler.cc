@@ -19,6 +19,7 @@ struct Scheduler::Sequence {
   std::vector<TokenId> tokens;  // prompt, then every sampled token
   int n_prompt = 0;
   int n_cached = 0;  // leading tokens whose keys and values are in the cache
+  int cached_tokens = 0;  // of the prompt, tokens taken from the prefix cache
   int kv_seq = -1;
   std::unique_ptr<Sampler> sampler;
   std::unique_ptr<StreamingDetokenizer> detok;
@@ -34,6 +35,7 @@ struct Scheduler::Sequence {
     GenerationStats st;
     st.prompt_tokens = n_prompt;
     st.generated_tokens = n_generated;
+    st.cached_tokens = cached_tokens;
     if (admitted != Clock::time_point{}) st.queue_ms = ms_between(submitted, admitted);
     if (n_generated > 0) {
       st.ttft_ms = ms_between(submitted, first_token);
@@ -90,6 +92,7 @@ SchedulerStats Scheduler::stats() const {
   st.kv_blocks_total = cache_.n_blocks();
   st.steps = steps_.load();
   st.batched_tokens = batched_tokens_.load();
+  st.prefix = cache_.prefix_stats();
   return st;
 }
 
@@ -166,10 +169,17 @@ void Scheduler::admit() {
     // be preempted for lack of blocks.
     int need = s.n_prompt + s.req.max_tokens;
     int seq = cache_.create_sequence();
+    // Leading blocks another sequence already computed are shared, not recomputed; at
+    // least one prompt token stays to produce the first logits.
+    int hit = 0;
+    if (cache_.prefix_caching() && s.req.use_prefix_cache)
+      hit = cache_.attach_prefix(seq, s.tokens, s.n_prompt - 1);
     if (!cache_.reserve(seq, need)) {
-      cache_.free_sequence(seq);
+      cache_.free_sequence(seq);  // drops the attached blocks again
       break;
     }
+    s.n_cached = hit;
+    s.cached_tokens = hit;
     s.kv_seq = seq;
     s.admitted = Clock::now();
     if (s.req.fault.first_token_delay_ms > 0)
@@ -220,6 +230,8 @@ bool Scheduler::step() {
   for (size_t i = 0; i < batch.size(); ++i) {
     Sequence& s = *owners[i];
     s.n_cached += batch[i].n_tokens;
+    // Full blocks now computed become shareable (before emit_token may free the sequence).
+    cache_.publish_blocks(s.kv_seq, s.tokens, s.n_cached);
     if (batch[i].logits == BatchSeq::Logits::kNone) continue;
     float* lg = logits_.data() + row * n_vocab;
     ++row;

@@ -37,6 +37,7 @@ struct SchedulerStats {
   int kv_blocks_total = 0;
   uint64_t steps = 0;       // forward passes run
   uint64_t batched_tokens = 0;  // tokens through those passes
+  PrefixCacheStats prefix;      // prefix-cache lookups, hits and evictions
 };
 
 class Scheduler {

@@ -203,7 +203,8 @@ struct ApiServer::Exchange {
 };
 
 ApiServer::ApiServer(RuntimeConfig config, std::shared_ptr<const flags::FlagSnapshot> flags,
-                     qos::QosConfig qos, canary::CanaryConfig canary, std::string canary_path)
+                     qos::QosConfig qos, canary::CanaryConfig canary, std::string canary_path,
+                     ttft::TtftConfig ttft)
     : config_(std::move(config)),
       metrics_(registry_),
       flags_(std::make_unique<flags::FeatureFlagLoader>(flags ? std::move(flags)
@@ -234,6 +235,26 @@ ApiServer::ApiServer(RuntimeConfig config, std::shared_ptr<const flags::FlagSnap
   canary_->set_server_memory_source([] { return process_resident_bytes(); });
   canary_->export_metrics(registry_);
   export_process_metrics(registry_);
+  ttft_ = std::move(ttft);
+  // The engine's prefix cache (ttft_accelerator.kv_prep), read at every scrape.
+  registry_.add_exposition_source([this](metrics::Exposition& out) {
+    PrefixCacheStats p;
+    if (Engine* e = engine()) p = e->stats().prefix;
+    auto counter = [&](const char* name, const char* help, uint64_t v) {
+      out.family(name, help, "counter");
+      out.sample(name, {}, static_cast<double>(v));
+    };
+    counter("mlx_serving_prefix_cache_queries_total", "Prompts looked up in the prefix cache.",
+            p.queries);
+    counter("mlx_serving_prefix_cache_hits_total",
+            "Lookups that found at least one cached block.", p.hits);
+    counter("mlx_serving_prefix_cache_hit_tokens_total",
+            "Prompt tokens served from the prefix cache instead of computed.", p.hit_tokens);
+    counter("mlx_serving_prefix_cache_evictions_total",
+            "Cached blocks recycled for new sequences.", p.evictions);
+    out.family("mlx_serving_prefix_cache_blocks", "KV blocks held in the prefix index.", "gauge");
+    out.sample("mlx_serving_prefix_cache_blocks", {}, static_cast<double>(p.cached_blocks));
+  });
   registry_.add_collect_hook([this] {
     if (Engine* e = engine()) metrics_.engine(e->stats());
   });
@@ -306,8 +327,9 @@ Status ApiServer::start() {
   log_info(std::string("listening on ") + (s.tls_cert_file.empty() ? "http://" : "https://") +
            s.host + ":" + std::to_string(http_->port()));
   // The loader works on a copy: a SIGHUP during the load may replace config_.
-  loader_ = std::thread([this, model = config_.model, sched = config_.scheduler] {
-    load_model(model, sched);
+  loader_ = std::thread([this, model = config_.model, sched = config_.scheduler,
+                         prefix = ttft_.enabled && ttft_.kv_prep.enabled] {
+    load_model(model, sched, prefix);
   });
   housekeeper_ = std::thread([this] { housekeeping(); });
   canary_->start();
@@ -316,8 +338,9 @@ Status ApiServer::start() {
 
 int ApiServer::port() const { return http_ ? http_->port() : 0; }
 
-void ApiServer::load_model(const ModelSection& m, const SchedulerSection& sc) {
+void ApiServer::load_model(const ModelSection& m, const SchedulerSection& sc, bool prefix_cache) {
   EngineOptions eo;
+  eo.prefix_cache = prefix_cache;
   eo.model_path = m.path;
   eo.n_threads = m.threads;
   eo.n_ctx = m.n_ctx;
@@ -465,6 +488,12 @@ Result<ReloadReport> ApiServer::reload() {
     if (!cpath.empty()) report.files.push_back(cpath);
     commits.push_back(std::move(canary_step.value()));
   }
+  ttft::TtftConfig next_ttft = ttft_;
+  if (!next.source_path.empty()) {
+    auto t = ttft::parse_ttft_config(next.source_text, next.source_path);
+    if (!t.ok()) return failed(t.status().message());
+    next_ttft = std::move(t.value());
+  }
   if (!next.source_path.empty()) {
     auto qos_config = qos::parse_qos_config(next.source_text, next.source_path);
     if (!qos_config.ok()) return failed(qos_config.status().message());
@@ -492,6 +521,8 @@ Result<ReloadReport> ApiServer::reload() {
   differs(next.scheduler.max_sequences != config_.scheduler.max_sequences, "scheduler.max_sequences");
   differs(next.scheduler.step_token_budget != config_.scheduler.step_token_budget,
           "scheduler.step_token_budget");
+  differs((next_ttft.enabled && next_ttft.kv_prep.enabled) != (ttft_.enabled && ttft_.kv_prep.enabled),
+          "ttft_accelerator.kv_prep.enabled");
 
   // 3. Apply all of it.
   apply_live_settings(std::move(settings.value()), next);
@@ -522,6 +553,10 @@ Result<ReloadReport> ApiServer::reload() {
   kept.scheduler.max_sequences = config_.scheduler.max_sequences;
   kept.scheduler.step_token_budget = config_.scheduler.step_token_budget;
   config_ = std::move(kept);
+  // The prefix cache is built into the loaded engine; the rest waits for its consumers.
+  next_ttft.kv_prep.enabled = ttft_.kv_prep.enabled;
+  next_ttft.enabled = ttft_.enabled;
+  ttft_ = std::move(next_ttft);
   metrics_.reload(true, static_cast<double>(unix_now()));
   return report;
 }
@@ -978,6 +1013,8 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
     return ex->send(std::move(r), "error=overloaded");
   }
   gen.fault = next_fault(*ex->live, canary::variant_name(st->variant));
+  // The prefix cache serves the requests the ttft_pipeline.kv_prep flag puts under it.
+  gen.use_prefix_cache = st->flags.on(flags::Feature::kTtftKvPrep);
 
   bool chat = endpoint == Endpoint::kChatCompletions;
   std::string hex = random_hex(24);

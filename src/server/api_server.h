@@ -20,6 +20,7 @@
 #include "flags/feature_flag_loader.h"
 #include "http/http_server.h"
 #include "qos/qos_config.h"
+#include "ttft/ttft_config.h"
 #include "server/metrics.h"
 #include "server/openai_protocol.h"
 #include "server/canary_service.h"
@@ -51,10 +52,12 @@ class ApiServer {
   // `flags`: the feature flags to start with (load_feature_flags(config)); null: all off.
   // `qos`: the qos_monitor section (parse_qos_config of the config file).
   // `canary`, `canary_path`: config/canary.yaml (load_canary_config); "": no canary.
+  // `ttft`: the ttft_accelerator section (parse_ttft_config); its kv_prep switches the
+  // engine's prefix cache on.
   explicit ApiServer(RuntimeConfig config,
                      std::shared_ptr<const flags::FlagSnapshot> flags = nullptr,
                      qos::QosConfig qos = {}, canary::CanaryConfig canary = {},
-                     std::string canary_path = "");
+                     std::string canary_path = "", ttft::TtftConfig ttft = {});
   ~ApiServer();  // stops everything
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
@@ -99,7 +102,7 @@ class ApiServer {
  private:
   struct Exchange;
   struct LiveSettings;
-  void load_model(const ModelSection& model, const SchedulerSection& sched);
+  void load_model(const ModelSection& model, const SchedulerSection& sched, bool prefix_cache);
   void housekeeping();
   void handle(http::Request req, std::shared_ptr<http::ResponseWriter> writer);
   void route(const std::shared_ptr<Exchange>& ex);
@@ -144,6 +147,7 @@ class ApiServer {
   std::unique_ptr<CanaryService> canary_;
   std::atomic<int> proxies_in_flight_{0};
   std::string canary_override_;
+  ttft::TtftConfig ttft_;  // guarded by reload_mu_ after start()
   std::mutex fault_mu_;
   double fault_accumulator_ = 0;  // spreads injected failures exactly over requests
   std::mutex reload_mu_;  // one reload at a time; guards config_ after start()

@@ -21,6 +21,8 @@ json usage_json(const GenerationStats& s) {
   u["prompt_tokens"] = s.prompt_tokens;
   u["completion_tokens"] = s.generated_tokens;
   u["total_tokens"] = s.prompt_tokens + s.generated_tokens;
+  // OpenAI's field for prompt tokens served from the prefix cache.
+  u["prompt_tokens_details"] = {{"cached_tokens", s.cached_tokens}};
   return u;
 }
 

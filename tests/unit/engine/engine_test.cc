@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <algorithm>
+#include <chrono>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -445,6 +446,159 @@ TEST(Engine, LoadErrorsNameTheFile) {
   auto e = Engine::create(o);
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("/nonexistent/model.gguf"), std::string::npos);
+}
+
+
+// ---- prefix cache ----
+
+std::unique_ptr<Engine> make_prefix_engine(bool prefix_cache, int max_sequences = 4) {
+  EngineOptions o;
+  o.model_path = tiny_model();
+  o.n_threads = 2;
+  o.max_sequences = max_sequences;
+  o.step_token_budget = 32;
+  o.prefix_cache = prefix_cache;
+  auto e = Engine::create(o);
+  EXPECT_TRUE(e.ok()) << e.status().message();
+  return std::move(e.value());
+}
+
+GenerateRequest greedy_tokens(std::vector<TokenId> prompt, int n) {
+  GenerateRequest r;
+  r.prompt_tokens = std::move(prompt);
+  r.max_tokens = n;
+  r.sampling.temperature = 0;
+  r.ignore_eos = true;
+  return r;
+}
+
+// The loop updates its block count just after the final chunk goes out: wait (generously)
+// for it to settle.
+int settled_kv_blocks_used(const Engine& e) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (e.stats().kv_blocks_used != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return e.stats().kv_blocks_used;
+}
+
+std::vector<TokenId> concat(std::vector<TokenId> a, const std::vector<TokenId>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST(EnginePrefixCache, SamePromptTwiceReusesBlocksAndGivesTheSameTokens) {
+  auto e = make_prefix_engine(true);
+  auto prompt = tokens_from(5, 50);  // 3 full blocks of 16 + 2
+  Collected first = collect(*e->generate(greedy_tokens(prompt, 10)));
+  Collected second = collect(*e->generate(greedy_tokens(prompt, 10)));
+  ASSERT_EQ(first.finish, FinishReason::kLength) << first.error;
+  ASSERT_EQ(second.finish, FinishReason::kLength) << second.error;
+  EXPECT_EQ(first.stats.cached_tokens, 0);
+  EXPECT_GT(second.stats.cached_tokens, 0);
+  EXPECT_EQ(second.stats.cached_tokens % 16, 0);
+  EXPECT_LT(second.stats.cached_tokens, second.stats.prompt_tokens);
+  // The first run's generated tokens were published too, so the whole prompt but its
+  // last partial block is shared.
+  EXPECT_EQ(second.stats.cached_tokens, 48);
+  EXPECT_EQ(second.tokens, first.tokens);
+  EXPECT_EQ(second.text, first.text);
+  auto st = e->stats().prefix;
+  EXPECT_EQ(st.queries, 2u);
+  EXPECT_EQ(st.hits, 1u);
+  EXPECT_EQ(st.hit_tokens, 48u);
+  EXPECT_GT(st.cached_blocks, 0u);
+}
+
+TEST(EnginePrefixCache, PromptAlignedToBlocksStillComputesItsLastToken) {
+  auto e = make_prefix_engine(true);
+  auto prompt = tokens_from(9, 32);  // exactly 2 blocks
+  Collected first = collect(*e->generate(greedy_tokens(prompt, 6)));
+  Collected second = collect(*e->generate(greedy_tokens(prompt, 6)));
+  EXPECT_EQ(second.stats.cached_tokens, 16);
+  EXPECT_EQ(second.tokens, first.tokens);
+}
+
+TEST(EnginePrefixCache, SharedPrefixWithDifferentEndingsMatchesTheUncachedEngine) {
+  auto cached = make_prefix_engine(true);
+  auto plain = make_prefix_engine(false);
+  auto prefix = tokens_from(6, 70);  // 4 full blocks + 6
+  auto a = concat(prefix, tokens_from(7, 9));
+  auto b = concat(prefix, tokens_from(8, 13));
+  Collected a_cached = collect(*cached->generate(greedy_tokens(a, 12)));
+  Collected b_cached = collect(*cached->generate(greedy_tokens(b, 12)));
+  Collected a_plain = collect(*plain->generate(greedy_tokens(a, 12)));
+  Collected b_plain = collect(*plain->generate(greedy_tokens(b, 12)));
+  ASSERT_EQ(b_cached.finish, FinishReason::kLength) << b_cached.error;
+  EXPECT_EQ(a_cached.stats.cached_tokens, 0);
+  EXPECT_EQ(b_cached.stats.cached_tokens, 64);
+  EXPECT_EQ(b_plain.stats.cached_tokens, 0);
+  EXPECT_EQ(a_cached.tokens, a_plain.tokens);
+  EXPECT_EQ(b_cached.tokens, b_plain.tokens);
+  EXPECT_EQ(b_cached.text, b_plain.text);
+  EXPECT_EQ(plain->stats().prefix.queries, 0u);
+  EXPECT_EQ(plain->stats().prefix.cached_blocks, 0u);
+}
+
+TEST(EnginePrefixCache, ConcurrentRequestsSharingAPrefixMatchAloneRuns) {
+  auto cached = make_prefix_engine(true, 4);
+  auto plain = make_prefix_engine(false, 4);
+  auto prefix = tokens_from(11, 40);
+  std::vector<std::vector<TokenId>> prompts;
+  for (int i = 0; i < 4; ++i) prompts.push_back(concat(prefix, tokens_from(20 + i, 5 + 7 * i)));
+  std::vector<Collected> alone;
+  for (const auto& p : prompts) alone.push_back(collect(*plain->generate(greedy_tokens(p, 10))));
+  // Warm the cache with the bare prefix, then run all four together.
+  collect(*cached->generate(greedy_tokens(prefix, 2)));
+  std::vector<std::shared_ptr<GenerationStream>> streams;
+  for (const auto& p : prompts) streams.push_back(cached->generate(greedy_tokens(p, 10)));
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    Collected c = collect(*streams[i]);
+    ASSERT_EQ(c.finish, FinishReason::kLength) << c.error;
+    EXPECT_EQ(c.stats.cached_tokens, 32) << "prompt " << i;
+    EXPECT_EQ(c.tokens, alone[i].tokens) << "prompt " << i;
+  }
+  // Every block was released: the whole pool is available again.
+  EXPECT_EQ(settled_kv_blocks_used(*cached), 0);
+  EXPECT_GT(cached->stats().prefix.cached_blocks, 0u);
+}
+
+TEST(EnginePrefixCache, RequestCanOptOut) {
+  auto e = make_prefix_engine(true);
+  auto prompt = tokens_from(12, 50);
+  Collected first = collect(*e->generate(greedy_tokens(prompt, 6)));
+  auto req = greedy_tokens(prompt, 6);
+  req.use_prefix_cache = false;
+  Collected opted_out = collect(*e->generate(std::move(req)));
+  EXPECT_EQ(opted_out.stats.cached_tokens, 0);
+  EXPECT_EQ(opted_out.tokens, first.tokens);
+  Collected again = collect(*e->generate(greedy_tokens(prompt, 6)));
+  EXPECT_EQ(again.stats.cached_tokens, 48);
+  EXPECT_EQ(again.tokens, first.tokens);
+}
+
+TEST(EnginePrefixCache, EvictionUnderPressureKeepsResultsExact) {
+  // A pool of a few contexts: many distinct prompts force cached blocks out.
+  EngineOptions o;
+  o.model_path = tiny_model();
+  o.n_threads = 2;
+  o.max_sequences = 2;
+  o.step_token_budget = 32;
+  o.n_ctx = 128;
+  o.kv_cache_tokens = 128;
+  o.prefix_cache = true;
+  auto r = Engine::create(o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto e = std::move(r.value());
+  auto plain = make_prefix_engine(false);
+  for (int i = 0; i < 6; ++i) {
+    auto p = tokens_from(30 + i, 60);
+    Collected c = collect(*e->generate(greedy_tokens(p, 8)));
+    Collected ref = collect(*plain->generate(greedy_tokens(p, 8)));
+    ASSERT_EQ(c.finish, FinishReason::kLength) << c.error;
+    EXPECT_EQ(c.tokens, ref.tokens) << "prompt " << i;
+  }
+  EXPECT_GT(e->stats().prefix.evictions, 0u);
+  EXPECT_EQ(settled_kv_blocks_used(*e), 0);
 }
 
 }  // namespace

@@ -563,7 +563,7 @@ TEST_F(OpenAiProtocolTest, CompletionResponseShape) {
   EXPECT_EQ(b.final_response().dump(),
             R"({"id":"cmpl-1","object":"text_completion","created":1700000001,"model":"tiny",)"
             R"("choices":[{"index":0,"text":" helloh","logprobs":null,"finish_reason":"length"}],)"
-            R"("usage":{"prompt_tokens":2,"completion_tokens":2,"total_tokens":4}})");
+            R"("usage":{"prompt_tokens":2,"completion_tokens":2,"total_tokens":4,"prompt_tokens_details":{"cached_tokens":0}}})");
 }
 
 TEST_F(OpenAiProtocolTest, ChatResponseShape) {
@@ -576,7 +576,7 @@ TEST_F(OpenAiProtocolTest, ChatResponseShape) {
       R"({"id":"chatcmpl-9","object":"chat.completion","created":5,"model":"tiny",)"
       R"("choices":[{"index":0,"message":{"role":"assistant","content":"Hi!","refusal":null},)"
       R"("logprobs":null,"finish_reason":"stop"}],)"
-      R"("usage":{"prompt_tokens":9,"completion_tokens":1,"total_tokens":10}})");
+      R"("usage":{"prompt_tokens":9,"completion_tokens":1,"total_tokens":10,"prompt_tokens_details":{"cached_tokens":0}}})");
 }
 
 TEST_F(OpenAiProtocolTest, EchoPrependsThePrompt) {
@@ -671,7 +671,7 @@ TEST_F(OpenAiProtocolTest, ChatStreamWithUsage) {
   EXPECT_EQ(ev[3].dump(), head + R"("choices":[{"index":0,"delta":{},)"
                                  R"("logprobs":null,"finish_reason":"stop"}],"usage":null})");
   EXPECT_EQ(ev[4].dump(), head + R"("choices":[],"usage":{"prompt_tokens":4,"completion_tokens":3,)"
-                                 R"("total_tokens":7}})");
+                                 R"("total_tokens":7,"prompt_tokens_details":{"cached_tokens":0}}})");
   EXPECT_EQ(ev[5], "[DONE]");
   EXPECT_EQ(sse.substr(sse.size() - 14), "data: [DONE]\n\n");
 }
@@ -728,7 +728,7 @@ TEST_F(OpenAiProtocolTest, CompletionStreamWithEchoAndLogprobs) {
                    R"({"text_offset":[7],"token_logprobs":[-0.25],"tokens":["e"],)"
                    R"("top_logprobs":[{"e":-0.25}]},"finish_reason":"stop"}],"usage":null})");
   EXPECT_EQ(ev[2].dump(), head + R"("choices":[],"usage":{"prompt_tokens":2,"completion_tokens":2,)"
-                                 R"("total_tokens":4}})");
+                                 R"("total_tokens":4,"prompt_tokens_details":{"cached_tokens":0}}})");
   EXPECT_EQ(ev[3], "[DONE]");
 }
 
