@@ -90,9 +90,16 @@ std::shared_ptr<GenerationStream> Engine::generate(GenerateRequest req) {
   };
   std::string bad = Sampler::validate(req.sampling);
   if (!bad.empty()) return fail(bad);
-  if (req.max_tokens <= 0) return fail("max_tokens must be at least 1");
+  if (req.max_tokens < (req.prefill_only ? 0 : 1)) return fail("max_tokens must be at least 1");
+  if (req.speculated_first_token >= config().n_vocab)
+    return fail("the speculated first token is outside the vocabulary");
 
   std::vector<TokenId> prompt;
+  if (req.pending_prompt) {
+    // Tokenized and checked against the context by the producer; the scheduler waits.
+    scheduler_->submit(stream, std::move(req), {});
+    return stream;
+  }
   if (!req.prompt_tokens.empty()) {
     prompt = std::move(req.prompt_tokens);
     for (TokenId t : prompt)

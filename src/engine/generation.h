@@ -12,12 +12,16 @@
 #include <string>
 #include <vector>
 
+#include "engine/pending_prompt.h"
 #include "engine/sampler.h"
 
 namespace mlxs {
 
 enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };
 const char* finish_reason_name(FinishReason r);  // "stop", "length", "cancelled", "error"
+
+// What became of a first token streamed ahead of prefill (GenerateRequest's speculation).
+enum class SpeculationOutcome { kNone, kHit, kMiss };
 
 struct GenerationStats {
   int prompt_tokens = 0;
@@ -27,6 +31,11 @@ struct GenerationStats {
   double ttft_ms = 0;     // submitted → first token sampled
   double total_ms = 0;    // submitted → finished
   double decode_tokens_per_s = 0;  // generated tokens after the first / time after the first
+  int prompt_tokens_ready = 0;  // prompt tokens whose keys and values are in the cache now
+  // The first token the model computed for the prompt (-1 before prefill ends). With a
+  // speculated first token, the one checked against it.
+  TokenId first_computed_token = -1;
+  SpeculationOutcome speculation = SpeculationOutcome::kNone;
 };
 
 struct Chunk {
@@ -64,6 +73,19 @@ struct GenerateRequest {
   // Lets this request share KV blocks with earlier requests of the same prefix (when the
   // engine's prefix cache is on). Off: the whole prompt is computed.
   bool use_prefix_cache = true;
+  // The prompt is tokenized elsewhere (the TTFT warm queue); prompt and prompt_tokens are
+  // then ignored, and the producer has validated the length against the context.
+  std::shared_ptr<PendingPrompt> pending_prompt;
+  // >= 0: streamed as the first token at once, before prefill; the engine then continues
+  // conditioned on it and reports whether the token it computed agreed
+  // (GenerationStats::speculation). Only meaningful for greedy sampling.
+  TokenId speculated_first_token = -1;
+  // Computes the prompt's keys and values into the prefix cache and generates nothing
+  // (KV prefetch); max_tokens may be 0. Low priority: admitted and prefilled after every
+  // other request. prefill_budget_ms > 0: stops after the step in which that much time
+  // since admission has passed (the blocks computed so far stay cached).
+  bool prefill_only = false;
+  int64_t prefill_budget_ms = 0;
   // When set, chunks are delivered to this callback (on the scheduler thread; it must not
   // block) instead of being queued for next().
   std::function<void(const Chunk&)> on_chunk;

@@ -31,6 +31,13 @@ struct SamplingParams {
   bool want_logprobs = false;
 };
 
+// Greedy argmax with nothing that depends on the history or reports probabilities: the
+// first token is then a pure function of the prompt (what first-token speculation needs).
+inline bool plain_greedy(const SamplingParams& p) {
+  return p.temperature < 1e-5f && p.repetition_penalty == 1.0f && p.presence_penalty == 0.0f &&
+         p.frequency_penalty == 0.0f && !p.want_logprobs;
+}
+
 struct TokenLogprob {
   TokenId token;
   float logprob;

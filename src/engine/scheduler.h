@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -60,6 +61,9 @@ class Scheduler {
   struct Sequence;
   void loop();
   void admit();
+  void resolve_prompts();
+  void speculate(Sequence& s, TokenId token);
+  void finish_prefetch_step(Sequence& s, std::chrono::steady_clock::time_point now);
   bool step();
   void wait_for_held();
   void emit_token(Sequence& s, const SampleResult& r);
@@ -76,6 +80,7 @@ class Scheduler {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool prompt_ready_ = false;  // a pending prompt was fulfilled since the loop last looked
   std::deque<std::unique_ptr<Sequence>> incoming_;  // guarded by mu_
 
   std::atomic<int> max_active_;

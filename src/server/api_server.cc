@@ -10,6 +10,9 @@
 #include <set>
 #include <sstream>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
 #include "base/logging.h"
 #include "server/flag_files.h"
 #include "server/flag_metrics.h"
@@ -58,7 +61,8 @@ std::string endpoint_label(const std::string& path) {
   static const std::set<std::string> kKnown = {
       "/v1/completions", "/v1/chat/completions", "/v1/models", "/tokenize", "/detokenize",
       "/health", "/metrics", "/v1/streams", "/admin/flags", "/admin/reload", "/admin/qos",
-      "/health/canary", "/admin/canary/rollback"};
+      "/health/canary", "/admin/canary/rollback", "/admin/ttft", "/admin/ttft/allowlist",
+      "/v1/ttft/prefetch"};
   return kKnown.count(path) ? path : "other";
 }
 
@@ -236,6 +240,10 @@ ApiServer::ApiServer(RuntimeConfig config, std::shared_ptr<const flags::FlagSnap
   canary_->export_metrics(registry_);
   export_process_metrics(registry_);
   ttft_ = std::move(ttft);
+  ttft_service_ = std::make_unique<TtftService>(ttft_, [this](std::function<void()> job) {
+    run_on_io(std::move(job));
+  });
+  ttft_service_->export_metrics(registry_);
   // The engine's prefix cache (ttft_accelerator.kv_prep), read at every scrape.
   registry_.add_exposition_source([this](metrics::Exposition& out) {
     PrefixCacheStats p;
@@ -436,8 +444,18 @@ void ApiServer::stop() {
   while (proxies_in_flight_.load() > 0 && SteadyClock::now() < proxy_deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   if (http_) http_->stop();
+  // Tokenizations still queued finish now, while their engines exist.
+  ttft_service_->shutdown();
   engine_ready_.store(false);
   engine_.reset();
+}
+
+// An expired warm-queue job goes back to the request's own path: an I/O thread, where
+// requests are tokenized when the pipeline is off.
+void ApiServer::run_on_io(std::function<void()> job) {
+  void* ctx = http_ ? http_->io_context() : nullptr;
+  if (!ctx || stopping_.load()) return job();
+  boost::asio::post(*static_cast<boost::asio::io_context*>(ctx), std::move(job));
 }
 
 void ApiServer::add_reload_participant(std::string name, ReloadPrepare prepare) {
@@ -555,8 +573,8 @@ Result<ReloadReport> ApiServer::reload() {
   config_ = std::move(kept);
   // The prefix cache is built into the loaded engine; the rest waits for its consumers.
   next_ttft.kv_prep.enabled = ttft_.kv_prep.enabled;
-  next_ttft.enabled = ttft_.enabled;
   ttft_ = std::move(next_ttft);
+  ttft_service_->apply(ttft_);
   metrics_.reload(true, static_cast<double>(unix_now()));
   return report;
 }
@@ -627,15 +645,21 @@ void ApiServer::route(const std::shared_ptr<Exchange>& ex) {
 
   // Operator endpoints: protected like the API, and working while the model loads.
   if (path == "/admin/flags" || path == "/admin/reload" || path == "/admin/qos" ||
-      path == "/admin/canary/rollback") {
-    const char* want = path == "/admin/reload" || path == "/admin/canary/rollback" ? "POST" : "GET";
-    if (req.method != want)
+      path == "/admin/canary/rollback" || path == "/admin/ttft" || path == "/admin/ttft/allowlist") {
+    const char* want = path == "/admin/reload" || path == "/admin/canary/rollback" ? "POST"
+                       : path == "/admin/ttft/allowlist"                           ? "POST or DELETE"
+                                                                                   : "GET";
+    bool method_ok = path == "/admin/ttft/allowlist" ? method_is("POST") || method_is("DELETE")
+                                                     : req.method == want;
+    if (!method_ok)
       return ex->send_error(api_error(405, std::string("use ") + want + " for " + path,
                                       "invalid_request_error", "method_not_allowed"));
     if (!authorized(req))
       return ex->send_error(api_error(401, "Incorrect API key provided. Send it as 'Authorization: Bearer KEY'.",
                                       "invalid_request_error", "invalid_api_key"));
     if (path == "/admin/qos") return handle_admin_qos(ex);
+    if (path == "/admin/ttft") return handle_admin_ttft(ex);
+    if (path == "/admin/ttft/allowlist") return handle_ttft_allowlist(ex);
     if (path == "/admin/canary/rollback") return handle_canary_rollback(ex);
     return path == "/admin/flags" ? handle_admin_flags(ex) : handle_admin_reload(ex);
   }
@@ -646,7 +670,8 @@ void ApiServer::route(const std::shared_ptr<Exchange>& ex) {
   };
   static const Route kRoutes[] = {{"/v1/completions", "POST"}, {"/v1/chat/completions", "POST"},
                                   {"/v1/models", "GET"},       {"/tokenize", "POST"},
-                                  {"/detokenize", "POST"},     {"/v1/streams", "GET"}};
+                                  {"/detokenize", "POST"},     {"/v1/streams", "GET"},
+                                  {"/v1/ttft/prefetch", "POST"}};
   const Route* found = nullptr;
   for (const auto& r : kRoutes)
     if (path == r.path) found = &r;
@@ -671,6 +696,7 @@ void ApiServer::route(const std::shared_ptr<Exchange>& ex) {
 
   if (path == "/v1/completions") return handle_generation(ex, Endpoint::kCompletions);
   if (path == "/v1/chat/completions") return handle_generation(ex, Endpoint::kChatCompletions);
+  if (path == "/v1/ttft/prefetch") return handle_prefetch(ex);
   if (path == "/tokenize") return handle_tokenize(ex, false);
   if (path == "/detokenize") return handle_tokenize(ex, true);
   if (path == "/v1/models") return ex->send(json_response(200, models_response(model_info_)));
@@ -781,6 +807,139 @@ void ApiServer::handle_canary_rollback(const std::shared_ptr<Exchange>& ex) {
   ex->send(json_response(200, canary_->health_json(SteadyClock::now())));
 }
 
+void ApiServer::handle_admin_ttft(const std::shared_ptr<Exchange>& ex) {
+  ordered_json j = ttft_service_->to_json();
+  PrefixCacheStats p;
+  bool on = false;
+  if (Engine* e = engine()) {
+    p = e->stats().prefix;
+    on = e->options().prefix_cache;
+  }
+  j["prefix_cache"] = {{"enabled", on},
+                       {"queries", p.queries},
+                       {"hits", p.hits},
+                       {"hitTokens", p.hit_tokens},
+                       {"evictions", p.evictions},
+                       {"cachedBlocks", p.cached_blocks}};
+  ex->send(json_response(200, j));
+}
+
+// POST /admin/ttft/allowlist {"prompt": "..."} or {"prompts": [...]} adds prompts to the
+// speculation allowlist (the spec's addToAllowlist); DELETE with the same body removes
+// them. Run-time entries last until a restart; config entries come from runtime.yaml.
+void ApiServer::handle_ttft_allowlist(const std::shared_ptr<Exchange>& ex) {
+  auto j = nlohmann::json::parse(ex->req.body, nullptr, false);
+  if (!j.is_object())
+    return ex->send_error(bad_request("The body must be a JSON object like {\"prompt\": \"Hello\"}."));
+  std::vector<std::string> prompts;
+  for (const auto& [key, value] : j.items()) {
+    if (key == "prompt") {
+      if (!value.is_string()) return ex->send_error(bad_request("'prompt' must be a string.", "prompt"));
+      prompts.push_back(value.get<std::string>());
+    } else if (key == "prompts") {
+      if (!value.is_array())
+        return ex->send_error(bad_request("'prompts' must be an array of strings.", "prompts"));
+      for (const auto& p : value) {
+        if (!p.is_string())
+          return ex->send_error(bad_request("'prompts' must be an array of strings.", "prompts"));
+        prompts.push_back(p.get<std::string>());
+      }
+    } else {
+      return ex->send_error(bad_request("Unknown field '" + key + "': use 'prompt' or 'prompts'.", key));
+    }
+  }
+  if (prompts.empty())
+    return ex->send_error(bad_request("Name at least one prompt ('prompt' or 'prompts').", "prompt"));
+  for (const auto& p : prompts)
+    if (p.find_first_not_of(" \t\r\n") == std::string::npos)
+      return ex->send_error(bad_request("A prompt must not be empty or blank.", "prompt"));
+  const bool add = ex->req.method == "POST";
+  int changed = 0;
+  for (const auto& p : prompts) {
+    if (add ? ttft_service_->speculation().add_to_allowlist(p)
+            : ttft_service_->speculation().remove_from_allowlist(p))
+      ++changed;
+  }
+  log_info(std::string("speculation allowlist: ") + (add ? "added " : "removed ") +
+           std::to_string(changed) + " prompt(s) id=" + ex->request_id);
+  ordered_json out;
+  out["allowlist"] = ttft_service_->speculation().allowlist();
+  ex->send(json_response(200, out));
+}
+
+// POST /v1/ttft/prefetch: the body of a request to come (prompt or messages, as for
+// /v1/completions or /v1/chat/completions). Its prompt's keys and values are computed
+// into the prefix cache at low priority, within cache_warmup_ms, so that the request
+// starts hot. Answers when done.
+void ApiServer::handle_prefetch(const std::shared_ptr<Exchange>& ex) {
+  Engine& engine = *engine_;
+  if (!ttft_service_->prefetch_on(engine.options().prefix_cache)) {
+    return ex->send_error(api_error(
+        400,
+        "KV prefetch is off: it needs ttft_accelerator.enabled, kv_prep.enabled (the prefix "
+        "cache, at start) and kv_prep.prefetch_enabled in the runtime config.",
+        "invalid_request_error", "prefetch_disabled"));
+  }
+  auto j = nlohmann::json::parse(ex->req.body, nullptr, false);
+  Endpoint ep = j.is_object() && j.contains("messages") ? Endpoint::kChatCompletions
+                                                         : Endpoint::kCompletions;
+  ModelInfo model = model_info_;
+  model.n_ctx = engine.n_ctx();
+  auto parsed = parse_completion_request(ex->req.body, ep, model, engine.chat());
+  if (auto* err = std::get_if<ApiError>(&parsed)) return ex->send_error(*err);
+  GenerateRequest& g = std::get<ParsedRequest>(parsed).gen;
+  std::vector<TokenId> tokens = g.prompt_tokens.empty()
+                                    ? engine.tokenizer().encode(g.prompt, g.add_special, g.parse_special)
+                                    : g.prompt_tokens;
+  const int n = static_cast<int>(tokens.size());
+  if (n == 0) return ex->send_error(bad_request("The prompt is empty.", "prompt"));
+  if (n > engine.n_ctx())
+    return ex->send_error(bad_request("The prompt has " + std::to_string(n) +
+                                          " tokens; this model's context is " +
+                                          std::to_string(engine.n_ctx()) + ".",
+                                      "prompt", "context_length_exceeded"));
+  if (engine.stats().waiting >= ex->live->max_waiting) {
+    http::Response r = error_response(api_error(429, "The server is overloaded. Retry later.",
+                                                "rate_limit_error", "overloaded"));
+    r.headers["Retry-After"] = std::to_string(ex->live->retry_after_s);
+    return ex->send(std::move(r), "error=overloaded");
+  }
+  GenerateRequest pre;
+  pre.prompt_tokens = std::move(tokens);
+  pre.max_tokens = 0;
+  pre.prefill_only = true;
+  pre.use_prefix_cache = true;
+  pre.prefill_budget_ms = ttft_service_->prefetch_budget_ms();
+  pre.request_id = ex->request_id;
+  const int64_t budget = pre.prefill_budget_ms;
+  pre.on_chunk = [this, ex, n, budget](const Chunk& c) {
+    if (c.finish == FinishReason::kNone) return;
+    if (c.finish == FinishReason::kError) {
+      return ex->send_error(api_error(c.error.find("shutting down") != std::string::npos ? 503 : 500,
+                                      "The prefetch failed: " + c.error, "server_error"));
+    }
+    if (c.finish == FinishReason::kCancelled) return ex->log_done(499, "prefetch cancelled");
+    const bool complete = c.finish == FinishReason::kStop;
+    const int computed = c.stats.prompt_tokens_ready - c.stats.cached_tokens;
+    ttft_service_->prefetched(complete, computed);
+    ordered_json out;
+    out["object"] = "ttft.prefetch";
+    out["prompt_tokens"] = n;
+    out["cached_tokens"] = c.stats.cached_tokens;    // found in the cache already
+    out["computed_tokens"] = computed;               // computed by this prefetch
+    out["cacheable_tokens"] = (c.stats.prompt_tokens_ready / 16) * 16;  // full blocks now shared
+    out["complete"] = complete;
+    out["budget_ms"] = budget;
+    out["elapsed_ms"] = c.stats.total_ms;
+    ex->send(json_response(200, out),
+             "prefetch prompt_tokens=" + std::to_string(n) + " cached_tokens=" +
+                 std::to_string(c.stats.cached_tokens) + " computed_tokens=" +
+                 std::to_string(computed) + (complete ? " complete" : " partial"));
+  };
+  auto stream = engine.generate(std::move(pre));
+  ex->writer->on_disconnect([stream] { stream->cancel(); });
+}
+
 void ApiServer::handle_admin_qos(const std::shared_ptr<Exchange>& ex) {
   ex->send(json_response(200, qos_->to_json(SteadyClock::now(), flags_->snapshot()->config)));
 }
@@ -834,6 +993,14 @@ struct GenerationState {
   bool probe = false;  // admitted as a circuit breaker probe
   canary::Variant variant = canary::Variant::kBaseline;
   bool canary_routed = false;  // measured per variant for the canary's health
+  // TTFT pipeline. Written before the engine sees the prompt (by the handler or a warm
+  // queue worker), read by the chunk callback after.
+  std::shared_ptr<PendingPrompt> pending;  // tokenized on the warm queue
+  std::optional<ApiError> early_error;     // the warm queue's verdict on the prompt
+  bool spec_eligible = false;  // first-token speculation applies to it
+  std::string spec_hash;       // then its (model, prompt) key, once tokenized
+  TokenId speculated = -1;  // the first token streamed ahead
+  bool first_token_event = false;
 };
 
 // The OpenAI "user" field of a request body, read before the full parse (which needs
@@ -986,20 +1153,6 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
   st->parsed = std::move(std::get<ParsedRequest>(parsed));
   GenerateRequest& gen = st->parsed.gen;
 
-  // Tokenize here so the context check can answer with both numbers before anything is
-  // queued.
-  if (gen.prompt_tokens.empty())
-    gen.prompt_tokens = engine.tokenizer().encode(gen.prompt, gen.add_special, gen.parse_special);
-  int n_prompt = static_cast<int>(gen.prompt_tokens.size());
-  if (n_prompt == 0) return finish_early(ex, st, bad_request("The prompt is empty.", "prompt"));
-  if (!st->parsed.max_tokens_given) {
-    // No limit asked for: generate up to the default, or what the context leaves.
-    gen.max_tokens = std::min(ex->live->default_max_tokens, model.n_ctx - n_prompt);
-    if (gen.max_tokens < 1) gen.max_tokens = ex->live->default_max_tokens;
-  }
-  if (auto err = context_error(n_prompt, gen.max_tokens, model.n_ctx))
-    return finish_early(ex, st, *err);
-
   // Admission: a full queue answers 429 at once instead of letting latency grow.
   SchedulerStats sst = engine.stats();
   if (sst.waiting >= ex->live->max_waiting) {
@@ -1015,6 +1168,30 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
   gen.fault = next_fault(*ex->live, canary::variant_name(st->variant));
   // The prefix cache serves the requests the ttft_pipeline.kv_prep flag puts under it.
   gen.use_prefix_cache = st->flags.on(flags::Feature::kTtftKvPrep);
+  // First-token speculation: greedy requests whose first token is a function of the
+  // prompt alone, and nothing that delays or fails tokens on purpose.
+  if (plain_greedy(gen.sampling) && !st->parsed.echo && !gen.fault.any() &&
+      ttft_service_->may_speculate(st->flags, st->parsed.match_text))
+    st->spec_eligible = true;
+
+  // Tokenization: on the warm queue's workers while the request waits for a batch slot,
+  // or here when the pipeline is off for it (or the prompt came as token ids).
+  const int default_max_tokens = ex->live->default_max_tokens;
+  const bool warm = gen.prompt_tokens.empty() && ttft_service_->warm_queue_on(st->flags);
+  int n_prompt = 0;
+  if (!warm) {
+    if (gen.prompt_tokens.empty())
+      gen.prompt_tokens = engine.tokenizer().encode(gen.prompt, gen.add_special, gen.parse_special);
+    if (auto err = settle_prompt(*st, engine, gen.prompt_tokens, default_max_tokens, &gen.max_tokens,
+                                 &gen.speculated_first_token))
+      return finish_early(ex, st, *err);
+    n_prompt = static_cast<int>(gen.prompt_tokens.size());
+  } else {
+    st->pending = std::make_shared<PendingPrompt>();
+    gen.pending_prompt = st->pending;
+    TtftService* svc = ttft_service_.get();
+    st->pending->set_on_taken([svc](bool ready) { svc->record_take(ready); });
+  }
 
   bool chat = endpoint == Endpoint::kChatCompletions;
   std::string hex = random_hex(24);
@@ -1042,6 +1219,19 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
 
   submit.on_chunk = [this, ex, st](const Chunk& c) {
     auto now = SteadyClock::now();
+    if (c.token >= 0 && st->tokens == 0 && st->speculated >= 0)
+      ttft_service_->stage(ttft::EventType::kSpeculated, ex->request_id,
+                           seconds_between(ex->start, now) * 1000);
+    if (c.stats.first_computed_token >= 0 && !st->first_token_event) {
+      // The model's own first token is known: learnt (and a speculated one checked)
+      // before anything reaches the client, so a repeat right after finds it.
+      st->first_token_event = true;
+      ttft_service_->stage(ttft::EventType::kFirstToken, ex->request_id,
+                           seconds_between(ex->start, now) * 1000);
+      if (!st->spec_hash.empty())
+        ttft_service_->first_token(ex->request_id, st->spec_hash, c.stats.first_computed_token,
+                                   st->speculated);
+    }
     if (c.token >= 0) {
       if (st->tokens == 0) st->first_token = now;
       streams_.on_token(ex->request_id, now);
@@ -1051,7 +1241,9 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
     const bool final = c.finish != FinishReason::kNone;
     // Why a generation was cut short decides what the client is told.
     std::optional<ApiError> failure;
-    if (c.finish == FinishReason::kError) {
+    if (c.finish == FinishReason::kError && st->early_error) {
+      failure = st->early_error;  // the prompt, checked on the warm queue
+    } else if (c.finish == FinishReason::kError) {
       // The engine marks the errors that are the request's own fault: bad parameters
       // (token ids outside the vocabulary, ...) and requests larger than the KV pool.
       bool shutting_down = c.error.find("shutting down") != std::string::npos;
@@ -1070,7 +1262,16 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
     std::string usage = final ? "prompt_tokens=" + std::to_string(c.stats.prompt_tokens) +
                                     " completion_tokens=" + std::to_string(c.stats.generated_tokens) +
                                     " finish=" + finish_reason_name(c.finish) +
-                                    " features=" + ex->features
+                                    " features=" + ex->features +
+                                    (c.stats.cached_tokens > 0
+                                         ? " cached_tokens=" + std::to_string(c.stats.cached_tokens)
+                                         : "") +
+                                    (st->speculated >= 0
+                                         ? std::string(" speculation=") +
+                                               (c.stats.speculation == SpeculationOutcome::kHit    ? "hit"
+                                                : c.stats.speculation == SpeculationOutcome::kMiss ? "miss"
+                                                                                                   : "unchecked")
+                                         : "")
                               : "";
     if (st->parsed.stream) {
       if (!st->started && final && failure) {
@@ -1129,9 +1330,67 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
     }
   };
 
+  if (warm) {
+    // The tokenization job. The request is submitted right after, and the scheduler
+    // admits it once the job has fulfilled its prompt.
+    auto enqueued = SteadyClock::now();
+    ttft_service_->stage(ttft::EventType::kQueued, ex->request_id,
+                         seconds_between(ex->start, enqueued) * 1000);
+    Engine* eng = &engine;
+    ttft::WarmJob job;
+    job.stream_id = ex->request_id;
+    job.priority = static_cast<ttft::HintPriority>(st->parsed.hint_priority);
+    // About four bytes a token in the languages tokenizers are trained on most.
+    job.estimated_tokens = st->parsed.hint_estimated_tokens > 0
+                               ? st->parsed.hint_estimated_tokens
+                               : static_cast<int64_t>(gen.prompt.size() / 4 + 1);
+    job.run = [this, st, eng, enqueued, id = ex->request_id, default_max_tokens](double) {
+      const GenerateRequest& g = st->parsed.gen;
+      std::vector<TokenId> tokens = eng->tokenizer().encode(g.prompt, g.add_special, g.parse_special);
+      int max_tokens = g.max_tokens;
+      TokenId speculated = -1;
+      if (auto err = settle_prompt(*st, *eng, tokens, default_max_tokens, &max_tokens, &speculated)) {
+        st->early_error = *err;
+        st->pending->fail(err->message);
+        return;
+      }
+      ttft_service_->stage(ttft::EventType::kWarmed, id,
+                           seconds_between(enqueued, SteadyClock::now()) * 1000);
+      streams_.set_prompt_tokens(id, static_cast<int>(tokens.size()));
+      st->pending->fulfil({std::move(tokens), max_tokens, speculated});
+    };
+    // A full queue: tokenized here, on the request's own path.
+    if (!ttft_service_->enqueue(job)) job.run(0);
+  }
+
   auto stream = engine.generate(std::move(submit));
   streams_.attach(ex->request_id, stream);
   ex->writer->on_disconnect([stream] { stream->cancel(); });
+}
+
+std::optional<ApiError> ApiServer::settle_prompt(GenerationState& st, const Engine& engine,
+                                                 const std::vector<TokenId>& tokens,
+                                                 int default_max_tokens, int* max_tokens,
+                                                 TokenId* speculated) {
+  int n_prompt = static_cast<int>(tokens.size());
+  if (n_prompt == 0) return bad_request("The prompt is empty.", "prompt");
+  const int n_ctx = engine.n_ctx();
+  if (!st.parsed.max_tokens_given) {
+    // No limit asked for: generate up to the default, or what the context leaves.
+    *max_tokens = std::min(default_max_tokens, n_ctx - n_prompt);
+    if (*max_tokens < 1) *max_tokens = default_max_tokens;
+  }
+  if (auto err = context_error(n_prompt, *max_tokens, n_ctx)) return err;
+  if (st.spec_eligible) {
+    st.spec_hash = ttft::SpeculativeProvider::prompt_hash(engine.options().model_path, tokens);
+    // A token that would end the generation at once is never streamed ahead.
+    if (auto p = ttft_service_->speculation().predict(st.spec_hash);
+        p && p->token >= 0 && p->token < engine.config().n_vocab && !engine.tokenizer().is_eog(p->token)) {
+      *speculated = p->token;
+      st.speculated = p->token;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace mlxs::server

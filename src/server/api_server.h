@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -28,6 +29,7 @@
 #include "server/runtime_config.h"
 #include "server/server_metrics.h"
 #include "server/stream_registry.h"
+#include "server/ttft_service.h"
 
 namespace mlxs::server {
 
@@ -93,6 +95,7 @@ class ApiServer {
   flags::FeatureFlagLoader& feature_flags() { return *flags_; }
   QosService& qos() { return *qos_; }
   CanaryService& canary() { return *canary_; }
+  TtftService& ttft() { return *ttft_service_; }
 
   Engine* engine() { return engine_ready_.load() ? engine_.get() : nullptr; }
   metrics::Registry& registry() { return registry_; }
@@ -117,6 +120,15 @@ class ApiServer {
   void handle_admin_reload(const std::shared_ptr<Exchange>& ex);
   void handle_admin_qos(const std::shared_ptr<Exchange>& ex);
   void handle_canary_rollback(const std::shared_ptr<Exchange>& ex);
+  void handle_admin_ttft(const std::shared_ptr<Exchange>& ex);
+  void handle_ttft_allowlist(const std::shared_ptr<Exchange>& ex);
+  void handle_prefetch(const std::shared_ptr<Exchange>& ex);
+  // Tokenized prompt -> checked against the context, max_tokens settled, a speculated
+  // first token chosen; the request's error when it does not fit.
+  std::optional<ApiError> settle_prompt(GenerationState& st, const Engine& engine,
+                                        const std::vector<TokenId>& tokens, int default_max_tokens,
+                                        int* max_tokens, TokenId* speculated);
+  void run_on_io(std::function<void()> job);
   FaultInjection next_fault(const LiveSettings& live, const char* variant);
   std::string flag_key(const Exchange& ex, const std::string& user) const;
   bool authorized(const http::Request& req) const;
@@ -148,6 +160,7 @@ class ApiServer {
   std::atomic<int> proxies_in_flight_{0};
   std::string canary_override_;
   ttft::TtftConfig ttft_;  // guarded by reload_mu_ after start()
+  std::unique_ptr<TtftService> ttft_service_;
   std::mutex fault_mu_;
   double fault_accumulator_ = 0;  // spreads injected failures exactly over requests
   std::mutex reload_mu_;  // one reload at a time; guards config_ after start()

@@ -53,6 +53,14 @@ struct ParsedRequest {
   std::string model;           // as the client named it
   std::string user;
   bool max_tokens_given = false;  // false: the default was used (and clamped to the context)
+  // The text a speculation allowlist entry is compared with: the prompt (completions) or
+  // the last user message (chat).
+  std::string match_text;
+  // The request's ttft_hint extension: {"priority": "high"|"normal"|"low",
+  // "estimated_tokens": N} (estimatedTokens, streamId, prompt and model, the spec's
+  // TtftHint names, are accepted too). Orders the warm queue.
+  int hint_priority = 1;            // 0 low, 1 normal, 2 high
+  int64_t hint_estimated_tokens = 0;  // 0: estimated from the prompt's length
 };
 
 // Parses and validates a body. Checks: valid JSON object, field types, ranges

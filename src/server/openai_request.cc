@@ -455,6 +455,50 @@ MaybeError parse_object(const std::string& body, json* out) {
   return std::nullopt;
 }
 
+// ttft_hint: a hint for the TTFT pipeline (see ParsedRequest). Wrong types and unknown
+// keys are errors like everywhere else in the body.
+MaybeError read_ttft_hint(const json& body, ParsedRequest* r) {
+  const json* h = field(body, "ttft_hint");
+  if (!h || h->is_null()) return std::nullopt;
+  if (!h->is_object()) return type_error("ttft_hint", "an object", *h);
+  for (const auto& [key, value] : h->items()) {
+    const std::string p = "ttft_hint." + key;
+    if (key == "priority") {
+      if (!value.is_string()) return type_error(p, "a string", value);
+      const std::string v = value.get<std::string>();
+      if (v == "high") r->hint_priority = 2;
+      else if (v == "normal") r->hint_priority = 1;
+      else if (v == "low") r->hint_priority = 0;
+      else return value_error(p, "must be 'high', 'normal' or 'low', not '" + v + "'.");
+    } else if (key == "estimated_tokens" || key == "estimatedTokens") {
+      if (!value.is_number_integer() || value.get<int64_t>() < 1 || value.get<int64_t>() > 100000000)
+        return value_error(p, "must be an integer from 1 to 100000000.");
+      r->hint_estimated_tokens = value.get<int64_t>();
+    } else if (key == "stream_id" || key == "streamId" || key == "prompt" || key == "model") {
+      if (!value.is_string()) return type_error(p, "a string", value);
+    } else {
+      return bad_request("Unknown field '" + p +
+                             "': ttft_hint takes priority, estimated_tokens, stream_id, prompt "
+                             "and model.",
+                         p);
+    }
+  }
+  return std::nullopt;
+}
+
+// The last user message's text (already normalized to a string), for the speculation
+// allowlist.
+std::string last_user_text(const json& messages) {
+  for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+    if (it->is_object() && it->value("role", "") == "user") {
+      auto c = it->find("content");
+      if (c != it->end() && c->is_string()) return c->get<std::string>();
+      return "";
+    }
+  }
+  return "";
+}
+
 MaybeError parse_into(const json& body, Endpoint ep, const ModelInfo& info,
                       const ChatFormatter& chat, ParsedRequest* r) {
   r->endpoint = ep;
@@ -465,6 +509,7 @@ MaybeError parse_into(const json& body, Endpoint ep, const ModelInfo& info,
     r->gen.add_special = true;
     r->gen.parse_special = true;
     if (auto e = read_bool(body, "echo", &r->echo)) return e;
+    r->match_text = r->gen.prompt;
   } else {
     json messages;
     if (auto e = normalize_messages(body, &messages)) return e;
@@ -475,6 +520,7 @@ MaybeError parse_into(const json& body, Endpoint ep, const ModelInfo& info,
     // The template already wrote BOS and the role markers as text.
     r->gen.add_special = false;
     r->gen.parse_special = true;
+    r->match_text = last_user_text(messages);
   }
   if (auto e = read_max_tokens(body, ep, info, r)) return e;
   if (auto e = read_sampling(body, &r->gen.sampling)) return e;
@@ -483,6 +529,7 @@ MaybeError parse_into(const json& body, Endpoint ep, const ModelInfo& info,
   if (auto e = read_stream(body, r)) return e;
   if (auto e = read_string(body, "user", &r->user)) return e;
   if (auto e = read_bool(body, "ignore_eos", &r->gen.ignore_eos)) return e;
+  if (auto e = read_ttft_hint(body, r)) return e;
   // The checks above cover the sampler's; this keeps the two from ever drifting apart.
   const std::string why = Sampler::validate(r->gen.sampling);
   if (!why.empty()) return bad_request("Invalid value: " + why, why.substr(0, why.find(' ')));

@@ -28,6 +28,12 @@ void StreamRegistry::attach(const std::string& id, std::shared_ptr<GenerationStr
   if (it != entries_.end()) it->second.stream = std::move(stream);
 }
 
+void StreamRegistry::set_prompt_tokens(const std::string& id, int n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(id);
+  if (it != entries_.end()) it->second.info.prompt_tokens = n;
+}
+
 void StreamRegistry::on_token(const std::string& id, SteadyClock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(id);

@@ -49,6 +49,8 @@ class StreamRegistry {
   void attach(const std::string& id, std::shared_ptr<GenerationStream> stream);
   // A token arrived: the first one moves the stream to kGenerating.
   void on_token(const std::string& id, SteadyClock::time_point now);
+  // The prompt's length, once known (a prompt tokenized on the warm queue).
+  void set_prompt_tokens(const std::string& id, int n);
   void remove(const std::string& id);
 
   size_t size() const;

@@ -196,6 +196,34 @@ class Parser {
     return v;
   }
 
+  // A list of non-blank strings (an empty value or `[]`: none). Every bad item is reported
+  // with its own line; any problem leaves the default.
+  std::optional<std::vector<std::string>> string_list(const Entry& e) {
+    if (e.value.IsNull()) return std::vector<std::string>{};
+    if (!e.value.IsSequence()) {
+      error(e.line, "'" + e.path + "' must be a list of strings, not " + describe(e.value));
+      return std::nullopt;
+    }
+    std::vector<std::string> out;
+    bool ok = true;
+    for (size_t i = 0; i < e.value.size(); ++i) {
+      const YAML::Node item = e.value[i];
+      const std::string where = "item " + std::to_string(i + 1) + " of '" + e.path + "'";
+      const int line = line_of(item) > 0 ? line_of(item) : e.line;
+      if (!item.IsScalar() || item.IsNull()) {
+        error(line, where + " must be a string, not " + describe(item));
+        ok = false;
+      } else if (item.Scalar().find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
+        error(line, where + " must not be empty");
+        ok = false;
+      } else {
+        out.push_back(item.Scalar());
+      }
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
   // ---- the sections
 
   void ttft_accelerator(const Entry& at) {
@@ -227,6 +255,7 @@ class Parser {
         // A factor of 0 would wipe a pattern out on its first miss; the spec decays it.
         {"decay_factor",
          [&](const Entry& e) { set(c.decay_factor, number_in(e, 0, 1, true)); }},
+        {"allowlist", [&](const Entry& e) { set(c.allowlist, string_list(e)); }},
     });
   }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 
@@ -23,6 +24,9 @@ struct SpeculationConfig {
   int max_candidates = 1000;    // 1..10000000 tracked patterns
   double min_confidence = 0.85;  // 0..1; below this no speculation
   double decay_factor = 0.8;     // 0 < x <= 1; confidence multiplier on a miss
+  // Prompt texts that may be speculated when allowlist_only (an extension of the spec's
+  // keys; more can be added at run time through POST /admin/ttft/allowlist).
+  std::vector<std::string> allowlist;
 };
 
 // Pre-warms the KV cache for anticipated prompts.

@@ -601,5 +601,213 @@ TEST(EnginePrefixCache, EvictionUnderPressureKeepsResultsExact) {
   EXPECT_EQ(settled_kv_blocks_used(*e), 0);
 }
 
+// ---- TTFT pipeline: pending prompts, first-token speculation, prefetch ----
+
+TEST(EnginePendingPrompt, WaitsForTheTokensAndMatchesAGivenPrompt) {
+  auto e = make_prefix_engine(false);
+  auto prompt = tokens_from(31, 20);
+  Collected direct = collect(*e->generate(greedy_tokens(prompt, 8)));
+
+  auto pending = std::make_shared<PendingPrompt>();
+  std::promise<bool> verdict;
+  pending->set_on_taken([&](bool ready) { verdict.set_value(ready); });
+  GenerateRequest req = greedy_tokens({}, 1);
+  req.pending_prompt = pending;
+  auto stream = e->generate(std::move(req));
+  // Nothing runs before the tokens come: the stream stays open, the request waits.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(stream->finished());
+  EXPECT_EQ(e->stats().waiting, 1);
+  pending->fulfil({prompt, 8, -1});
+  Collected c = collect(*stream);
+  ASSERT_EQ(c.finish, FinishReason::kLength) << c.error;
+  EXPECT_EQ(c.tokens, direct.tokens);
+  EXPECT_EQ(c.stats.prompt_tokens, 20);
+  // A batch slot was free before the tokens were: the scheduler had to wait.
+  EXPECT_FALSE(verdict.get_future().get());
+}
+
+TEST(EnginePendingPrompt, ReadyBeforeSubmissionCountsAsReady) {
+  auto e = make_prefix_engine(false);
+  auto pending = std::make_shared<PendingPrompt>();
+  pending->fulfil({tokens_from(32, 10), 4, -1});
+  std::promise<bool> verdict;
+  pending->set_on_taken([&](bool ready) { verdict.set_value(ready); });
+  GenerateRequest req = greedy_tokens({}, 1);
+  req.pending_prompt = pending;
+  Collected c = collect(*e->generate(std::move(req)));
+  EXPECT_EQ(c.finish, FinishReason::kLength) << c.error;
+  EXPECT_EQ(c.tokens.size(), 4u);
+  EXPECT_TRUE(verdict.get_future().get());
+}
+
+TEST(EnginePendingPrompt, FailureEndsTheRequestWithTheProducersError) {
+  auto e = make_prefix_engine(false);
+  auto pending = std::make_shared<PendingPrompt>();
+  GenerateRequest req = greedy_tokens({}, 1);
+  req.pending_prompt = pending;
+  auto stream = e->generate(std::move(req));
+  pending->fail("the prompt is too long");
+  Collected c = collect(*stream);
+  EXPECT_EQ(c.finish, FinishReason::kError);
+  EXPECT_EQ(c.error, "the prompt is too long");
+  EXPECT_EQ(settled_kv_blocks_used(*e), 0);
+  EXPECT_EQ(e->stats().waiting, 0);
+}
+
+TEST(EnginePendingPrompt, AWaitingPromptDoesNotHoldUpLaterRequests) {
+  auto e = make_prefix_engine(false, 1);
+  auto pending = std::make_shared<PendingPrompt>();
+  GenerateRequest slow = greedy_tokens({}, 1);
+  slow.pending_prompt = pending;
+  auto slow_stream = e->generate(std::move(slow));
+  Collected later = collect(*e->generate(greedy_tokens(tokens_from(33, 12), 5)));
+  EXPECT_EQ(later.finish, FinishReason::kLength) << later.error;
+  pending->fulfil({tokens_from(34, 12), 5, -1});
+  EXPECT_EQ(collect(*slow_stream).finish, FinishReason::kLength);
+}
+
+TEST(EnginePendingPrompt, CancelledWhileWaitingForTokens) {
+  auto e = make_prefix_engine(false);
+  auto pending = std::make_shared<PendingPrompt>();
+  GenerateRequest req = greedy_tokens({}, 1);
+  req.pending_prompt = pending;
+  auto stream = e->generate(std::move(req));
+  stream->cancel();
+  // The loop notices the cancellation when it next wakes.
+  pending->fulfil({tokens_from(35, 10), 4, -1});
+  Collected c = collect(*stream);
+  EXPECT_TRUE(c.finish == FinishReason::kCancelled || c.finish == FinishReason::kLength);
+}
+
+TEST(EngineSpeculation, HitStreamsTheTokenFirstAndChangesNothing) {
+  auto e = make_prefix_engine(false);
+  auto prompt = tokens_from(40, 37);
+  Collected plain = collect(*e->generate(greedy_tokens(prompt, 10)));
+  ASSERT_EQ(plain.tokens.size(), 10u);
+  EXPECT_EQ(plain.stats.first_computed_token, plain.tokens[0]);
+  EXPECT_EQ(plain.stats.speculation, SpeculationOutcome::kNone);
+
+  auto req = greedy_tokens(prompt, 10);
+  req.speculated_first_token = plain.tokens[0];
+  auto stream = e->generate(std::move(req));
+  Chunk first;
+  ASSERT_TRUE(stream->next(&first));
+  EXPECT_EQ(first.token, plain.tokens[0]);
+  Collected rest = collect(*stream);
+  rest.tokens.insert(rest.tokens.begin(), first.token);
+  EXPECT_EQ(rest.tokens, plain.tokens);
+  EXPECT_EQ(first.text + rest.text, plain.text);
+  EXPECT_EQ(rest.stats.speculation, SpeculationOutcome::kHit);
+  EXPECT_EQ(rest.stats.first_computed_token, plain.tokens[0]);
+  EXPECT_EQ(rest.stats.generated_tokens, 10);
+}
+
+TEST(EngineSpeculation, MissContinuesFromTheStreamedTokenAndReportsTheComputedOne) {
+  auto e = make_prefix_engine(false);
+  auto prompt = tokens_from(41, 25);
+  Collected plain = collect(*e->generate(greedy_tokens(prompt, 6)));
+  TokenId wrong = plain.tokens[0] == 100 ? 101 : 100;
+  // What the model says after prompt + the wrong token.
+  Collected conditioned = collect(*e->generate(greedy_tokens(concat(prompt, {wrong}), 5)));
+
+  auto req = greedy_tokens(prompt, 6);
+  req.speculated_first_token = wrong;
+  Collected c = collect(*e->generate(std::move(req)));
+  ASSERT_EQ(c.tokens.size(), 6u);
+  EXPECT_EQ(c.tokens[0], wrong);
+  EXPECT_EQ(std::vector<TokenId>(c.tokens.begin() + 1, c.tokens.end()), conditioned.tokens);
+  EXPECT_EQ(c.stats.speculation, SpeculationOutcome::kMiss);
+  EXPECT_EQ(c.stats.first_computed_token, plain.tokens[0]);
+}
+
+TEST(EngineSpeculation, WorksWithAPendingPrompt) {
+  auto e = make_prefix_engine(false);
+  auto prompt = tokens_from(42, 18);
+  Collected plain = collect(*e->generate(greedy_tokens(prompt, 5)));
+  auto pending = std::make_shared<PendingPrompt>();
+  GenerateRequest req = greedy_tokens({}, 1);
+  req.pending_prompt = pending;
+  auto stream = e->generate(std::move(req));
+  pending->fulfil({prompt, 5, plain.tokens[0]});
+  Collected c = collect(*stream);
+  EXPECT_EQ(c.tokens, plain.tokens);
+  EXPECT_EQ(c.stats.speculation, SpeculationOutcome::kHit);
+}
+
+TEST(EngineSpeculation, OneTokenRequestEndsWithTheSpeculatedToken) {
+  auto e = make_prefix_engine(false);
+  auto req = greedy_tokens(tokens_from(43, 10), 1);
+  req.speculated_first_token = 77;
+  Collected c = collect(*e->generate(std::move(req)));
+  EXPECT_EQ(c.finish, FinishReason::kLength);
+  EXPECT_EQ(c.tokens, std::vector<TokenId>{77});
+  // The count drops just after the final chunk goes out.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (e->stats().waiting != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_EQ(e->stats().waiting, 0);
+  EXPECT_EQ(settled_kv_blocks_used(*e), 0);
+}
+
+TEST(EnginePrefetch, PrefillOnlyFillsTheCacheForTheNextRequest) {
+  auto e = make_prefix_engine(true);
+  auto prompt = tokens_from(50, 70);
+  GenerateRequest pre = greedy_tokens(prompt, 0);
+  pre.prefill_only = true;
+  Collected p = collect(*e->generate(std::move(pre)));
+  EXPECT_EQ(p.finish, FinishReason::kStop) << p.error;
+  EXPECT_TRUE(p.tokens.empty());
+  EXPECT_EQ(p.stats.prompt_tokens_ready, 70);
+  EXPECT_EQ(p.stats.generated_tokens, 0);
+  Collected c = collect(*e->generate(greedy_tokens(prompt, 4)));
+  EXPECT_EQ(c.stats.cached_tokens, 64);
+  auto plain = make_prefix_engine(false);
+  EXPECT_EQ(c.tokens, collect(*plain->generate(greedy_tokens(prompt, 4))).tokens);
+  EXPECT_EQ(settled_kv_blocks_used(*e), 0);
+}
+
+TEST(EnginePrefetch, BudgetStopsAfterTheStepInWhichItRanOut) {
+  auto e = make_prefix_engine(true);
+  GenerateRequest pre = greedy_tokens(tokens_from(51, 200), 0);
+  pre.prefill_only = true;
+  pre.prefill_budget_ms = 5;
+  // Held 20 ms after admission (an injected delay), so the budget has run out by the end
+  // of its first step: exactly one chunk (the step budget, 32 tokens) is computed.
+  pre.fault.first_token_delay_ms = 20;
+  Collected p = collect(*e->generate(std::move(pre)));
+  EXPECT_EQ(p.finish, FinishReason::kLength);
+  EXPECT_EQ(p.stats.prompt_tokens_ready, 32);
+  Collected c = collect(*e->generate(greedy_tokens(tokens_from(51, 200), 2)));
+  EXPECT_EQ(c.stats.cached_tokens, 32);
+}
+
+TEST(EnginePrefetch, RequestsGoAheadOfAQueuedPrefetch) {
+  auto e = make_prefix_engine(true, 1);
+  // One slot: a running request holds it; a prefetch and then a request wait for it.
+  auto busy = e->generate(greedy_tokens(tokens_from(52, 40), 20));
+  GenerateRequest pre = greedy_tokens(tokens_from(53, 100), 0);
+  pre.prefill_only = true;
+  std::vector<int> order;
+  std::mutex mu;
+  pre.on_chunk = [&](const Chunk& c) {
+    if (c.finish != FinishReason::kNone) { std::lock_guard<std::mutex> l(mu); order.push_back(1); }
+  };
+  auto pre_stream = e->generate(std::move(pre));
+  GenerateRequest req = greedy_tokens(tokens_from(54, 10), 2);
+  req.on_chunk = [&](const Chunk& c) {
+    if (c.finish != FinishReason::kNone) { std::lock_guard<std::mutex> l(mu); order.push_back(2); }
+  };
+  auto req_stream = e->generate(std::move(req));
+  collect(*busy);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    { std::lock_guard<std::mutex> l(mu); if (order.size() == 2) break; }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_EQ(order, (std::vector<int>{2, 1}));
+}
+
 }  // namespace
 }  // namespace mlxs

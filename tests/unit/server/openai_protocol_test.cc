@@ -839,5 +839,58 @@ TEST_F(OpenAiProtocolTest, Detokenize) {
   EXPECT_NE(std::get<ApiError>(oov).message.find("outside the vocabulary"), std::string::npos);
 }
 
+// ---- TTFT pipeline extensions ------------------------------------------------------------
+
+TEST_F(OpenAiProtocolTest, TtftHintDefaultsAndValues) {
+  ParsedRequest d = ok(completion());
+  EXPECT_EQ(d.hint_priority, 1);
+  EXPECT_EQ(d.hint_estimated_tokens, 0);
+  ParsedRequest r = ok(completion({{"ttft_hint", {{"priority", "high"}, {"estimated_tokens", 120}}}}));
+  EXPECT_EQ(r.hint_priority, 2);
+  EXPECT_EQ(r.hint_estimated_tokens, 120);
+  // The spec's TtftHint field names.
+  ParsedRequest spec = ok(completion({{"ttft_hint",
+                                       {{"priority", "low"},
+                                        {"estimatedTokens", 10},
+                                        {"streamId", "request-123"},
+                                        {"prompt", "What is the capital of France?"},
+                                        {"model", "tiny"}}}}));
+  EXPECT_EQ(spec.hint_priority, 0);
+  EXPECT_EQ(spec.hint_estimated_tokens, 10);
+  EXPECT_EQ(ok(completion({{"ttft_hint", nullptr}})).hint_priority, 1);
+}
+
+TEST_F(OpenAiProtocolTest, BadTtftHintsNameTheField) {
+  struct Case {
+    json hint;
+    std::string param;
+  };
+  for (const Case& c : {Case{"high", "ttft_hint"},
+                        Case{{{"priority", "urgent"}}, "ttft_hint.priority"},
+                        Case{{{"priority", 2}}, "ttft_hint.priority"},
+                        Case{{{"estimated_tokens", 0}}, "ttft_hint.estimated_tokens"},
+                        Case{{{"estimated_tokens", 1.5}}, "ttft_hint.estimated_tokens"},
+                        Case{{{"estimatedTokens", "many"}}, "ttft_hint.estimatedTokens"},
+                        Case{{{"streamId", 5}}, "ttft_hint.streamId"},
+                        Case{{{"colour", "red"}}, "ttft_hint.colour"}}) {
+    ApiError e = err(completion({{"ttft_hint", c.hint}}));
+    EXPECT_EQ(e.status, 400) << c.hint.dump();
+    EXPECT_EQ(e.param, c.param) << c.hint.dump();
+  }
+}
+
+TEST_F(OpenAiProtocolTest, MatchTextIsThePromptOrTheLastUserMessage) {
+  EXPECT_EQ(ok(completion()).match_text, "hello");
+  ParsedRequest chat_req =
+      ok(chat({{"messages", json::array({{{"role", "system"}, {"content", "be brief"}},
+                                         {{"role", "user"}, {"content", "first"}},
+                                         {{"role", "assistant"}, {"content", "ok"}},
+                                         {{"role", "user"},
+                                          {"content", json::array({{{"type", "text"}, {"text", "Hel"}},
+                                                                   {{"type", "text"}, {"text", "lo"}}})}}})}}),
+         Endpoint::kChatCompletions);
+  EXPECT_EQ(chat_req.match_text, "Hel\nlo");  // parts joined as the template sees them
+}
+
 }  // namespace
 }  // namespace mlxs::server

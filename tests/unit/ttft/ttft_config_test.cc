@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 namespace mlxs::ttft {
 namespace {
@@ -241,6 +242,65 @@ TEST(TtftConfig, EveryProblemIsReportedSortedByLine) {
             "and 1, not 2\n"
             "runtime.yaml:10: duplicate key 'ttft_accelerator.speculation.min_confidence' "
             "(first at line 9)");
+}
+
+TEST(TtftConfig, AllowlistIsAListOfPromptTexts) {
+  auto r = parse_ttft_config(R"(ttft_accelerator:
+  speculation:
+    allowlist:
+      - What is the capital of France?
+      - "  Say hello  "
+      - 'yes'
+)",
+                             "runtime.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  // Kept as written; the speculation provider trims when it compares.
+  EXPECT_EQ(r->speculation.allowlist,
+            (std::vector<std::string>{"What is the capital of France?", "  Say hello  ", "yes"}));
+
+  for (const char* text : {"ttft_accelerator:\n  speculation:\n    allowlist: []\n",
+                           "ttft_accelerator:\n  speculation:\n    allowlist:\n",
+                           "ttft_accelerator:\n  speculation:\n    enabled: true\n"}) {
+    auto empty = parse_ttft_config(text, "runtime.yaml");
+    ASSERT_TRUE(empty.ok()) << text << ": " << empty.status().message();
+    EXPECT_TRUE(empty->speculation.allowlist.empty()) << text;
+  }
+}
+
+TEST(TtftConfig, AllowlistProblemsAreReportedPerItem) {
+  EXPECT_EQ(error_of("ttft_accelerator:\n  speculation:\n    allowlist: hello\n"),
+            "runtime.yaml:3: 'ttft_accelerator.speculation.allowlist' must be a list of "
+            "strings, not 'hello'");
+  EXPECT_EQ(error_of("ttft_accelerator:\n  speculation:\n    allowlist: {a: b}\n"),
+            "runtime.yaml:3: 'ttft_accelerator.speculation.allowlist' must be a list of "
+            "strings, not a mapping");
+  EXPECT_EQ(error_of(R"(ttft_accelerator:
+  speculation:
+    allowlist:
+      - fine
+      - [nested]
+      - ""
+      - {a: b}
+      - ~
+      - "   "
+)"),
+            "runtime.yaml:5: item 2 of 'ttft_accelerator.speculation.allowlist' must be a "
+            "string, not a list\n"
+            "runtime.yaml:6: item 3 of 'ttft_accelerator.speculation.allowlist' must not be "
+            "empty\n"
+            "runtime.yaml:7: item 4 of 'ttft_accelerator.speculation.allowlist' must be a "
+            "string, not a mapping\n"
+            "runtime.yaml:8: item 5 of 'ttft_accelerator.speculation.allowlist' must be a "
+            "string, not nothing\n"
+            "runtime.yaml:9: item 6 of 'ttft_accelerator.speculation.allowlist' must not be "
+            "empty");
+}
+
+TEST(TtftConfig, UnknownSpeculationKeyListsAllowlist) {
+  EXPECT_EQ(error_of("ttft_accelerator:\n  speculation:\n    allow_list: []\n"),
+            "runtime.yaml:3: unknown key 'ttft_accelerator.speculation.allow_list' (known: "
+            "enabled, allowlist_only, max_candidates, min_confidence, decay_factor, "
+            "allowlist)");
 }
 
 TEST(TtftConfig, SyntaxErrorIsReportedWithItsLine) {
