@@ -220,11 +220,15 @@ def main():
             out = []
             lock = threading.Lock()
 
-            def user(u, name=name, out=out, lock=lock):
+            first_round = []
+
+            def user(u, name=name, out=out, lock=lock, first_round=first_round):
                 for k in range(args.per_user):
                     ms, _, _ = servers[name].ttft(system + f"\nUser {u} asks question {k}: why?")
                     with lock:
                         out.append(ms)
+                        if k == 0:
+                            first_round.append(ms)
 
             threads = [threading.Thread(target=user, args=(u,)) for u in range(args.users)]
             for t in threads:
@@ -233,14 +237,19 @@ def main():
                 t.join()
             results[name]["p95"] = p95(out)
             results[name]["p95_all"] = out
+            # The users' first requests, all at once: the slowest of them.
+            results[name]["together"] = max(first_round)
 
         med = {k: {s: statistics.median(v) for s, v in r.items() if isinstance(v, list) and v and s != "p95_all"}
                for k, r in results.items()}
         for k in results:
             med[k]["p95"] = results[k]["p95"]
+            med[k]["together"] = results[k]["together"]
         rows = [("Cold prompt", "cold"), ("Warm prompt (queue)", "warm"),
                 ("Repeated prompt (speculation + prefix cache)", "repeated"),
                 ("Shared system prompt, new question", "shared"),
+                (f"{args.users} users at once, new questions after that system prompt (slowest)",
+                 "together"),
                 (f"P95 latency ({args.users} users x {args.per_user}, shared system prompt)", "p95")]
         print(f"model {os.path.basename(args.model)}, {tokens.get('cold')}-token cold prompts "
               f"({args.words} words), {args.threads} threads, median of {args.samples}\n")

@@ -84,6 +84,13 @@ void KvCache::unindex(int block) {
       break;
     }
   }
+  auto [clo, chi] = children_.equal_range(cb.parent_gen);
+  for (auto it = clo; it != chi; ++it) {
+    if (it->second == block) {
+      children_.erase(it);
+      break;
+    }
+  }
   cb.indexed = false;
   cb.tokens.clear();
   n_cached_.fetch_sub(1, std::memory_order_relaxed);
@@ -135,11 +142,52 @@ int KvCache::attach_prefix(int seq, const std::vector<TokenId>& tokens, int max_
     s.chain.push_back({h, cb.gen});  // already in the index
   }
   int covered = static_cast<int>(s.blocks.size()) * bs;
+  if (covered < limit) covered += copy_partial(s, tokens.data() + covered, std::min(bs, limit - covered));
   if (covered > 0) {
     hits_.fetch_add(1, std::memory_order_relaxed);
     hit_tokens_.fetch_add(static_cast<uint64_t>(covered), std::memory_order_relaxed);
   }
   return covered;
+}
+
+// Copy-on-write at the first divergent block: the cached child of the sequence's chain
+// that starts with the most of tokens[0, n) gives those leading slots to a fresh block.
+// Returns the tokens copied (0: no child shares even one token, or no block is free).
+int KvCache::copy_partial(Seq& s, const TokenId* tokens, int n) {
+  int best = -1, best_len = 0;
+  auto [lo, hi] = children_.equal_range(s.chain_gen());
+  for (auto it = lo; it != hi; ++it) {
+    const std::vector<TokenId>& t = cached_[it->second].tokens;
+    int len = 0;
+    while (len < n && t[len] == tokens[len]) ++len;
+    if (len > best_len) {
+      best = it->second;
+      best_len = len;
+    }
+  }
+  if (best < 0) return 0;
+  // Hold the source so that allocating the copy cannot evict it.
+  CachedBlock& src = cached_[best];
+  const bool was_evictable = src.evictable;
+  if (was_evictable) {
+    evictable_.erase(src.lru_pos);
+    src.evictable = false;
+  }
+  ++refcount_[best];
+  int copied = 0;
+  if (n_free_blocks() > 0) {
+    const int b = alloc_block();
+    for (int l = 0; l < cfg_.n_layers; ++l) {
+      std::copy_n(k_at(l, best, 0), best_len * row_bytes_, k_at(l, b, 0));
+      std::copy_n(v_at(l, best, 0), best_len * row_bytes_, v_at(l, b, 0));
+    }
+    s.blocks.push_back(b);
+    copied = best_len;
+    copies_.fetch_add(1, std::memory_order_relaxed);
+    copied_tokens_.fetch_add(static_cast<uint64_t>(best_len), std::memory_order_relaxed);
+  }
+  release_block(best);  // back to evictable (at the recent end) when nobody else holds it
+  return copied;
 }
 
 void KvCache::publish_blocks(int seq, const std::vector<TokenId>& tokens, int n_computed) {
@@ -166,6 +214,7 @@ void KvCache::publish_blocks(int seq, const std::vector<TokenId>& tokens, int n_
     cb.parent_gen = parent_gen;
     cb.tokens.assign(t, t + bs);
     index_.emplace(h, b);
+    children_.emplace(parent_gen, b);
     n_cached_.fetch_add(1, std::memory_order_relaxed);
     s.chain.push_back({h, cb.gen});
   }
@@ -178,6 +227,8 @@ PrefixCacheStats KvCache::prefix_stats() const {
   st.hit_tokens = hit_tokens_.load(std::memory_order_relaxed);
   st.evictions = evictions_.load(std::memory_order_relaxed);
   st.cached_blocks = n_cached_.load(std::memory_order_relaxed);
+  st.copies = copies_.load(std::memory_order_relaxed);
+  st.copied_tokens = copied_tokens_.load(std::memory_order_relaxed);
   return st;
 }
 

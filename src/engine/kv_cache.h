@@ -7,9 +7,12 @@
 // published into an index keyed by a chained hash of its tokens (the parent block's hash
 // mixed with this block's token ids), so a later sequence with the same leading tokens
 // attaches those blocks instead of recomputing them. Shared blocks are full and never
-// written again (writes only go to positions after the shared prefix, in fresh blocks), so
-// no copy-on-write is needed. A published block whose last user leaves stays cached as
-// "evictable" and is recycled least-recently-used first when the free list runs dry.
+// written again (writes only go to positions after the shared prefix, in fresh blocks).
+// At the first block that differs, a cached block that begins with the same tokens is
+// copied (copy-on-write): the new sequence takes the matching leading slots into a fresh
+// block of its own and computes only from there. A published block whose last user leaves
+// stays cached as "evictable" and is recycled least-recently-used first when the free list
+// runs dry.
 #pragma once
 
 #include <atomic>
@@ -32,6 +35,8 @@ struct PrefixCacheStats {
   uint64_t hits = 0;         // of those, lookups that matched at least one block
   uint64_t hit_tokens = 0;   // tokens covered by matched blocks
   uint64_t evictions = 0;    // cached blocks recycled for new allocations
+  uint64_t copies = 0;       // partly matching blocks copied at the first divergent block
+  uint64_t copied_tokens = 0;  // tokens covered by those copies (included in hit_tokens)
   uint64_t cached_blocks = 0;
 };
 
@@ -76,9 +81,11 @@ class KvCache {
   bool prefix_caching() const { return prefix_on_; }
   // For a new, empty sequence: walks the full blocks of tokens[0, max_tokens) in order and
   // appends each cached block that matches (same chained prefix, same tokens) to the
-  // sequence's table, stopping at the first miss. Returns the tokens covered (a multiple of
-  // block_size). Callers pass max_tokens = n_prompt - 1 so at least one prompt token is
-  // left to compute the logits from.
+  // sequence's table, stopping at the first miss. At that block, the cached child of the
+  // matched chain sharing the most leading tokens (at least one) is copied into a fresh
+  // private block for those tokens. Returns the tokens covered. Callers pass
+  // max_tokens = n_prompt - 1 so at least one prompt token is left to compute the logits
+  // from.
   int attach_prefix(int seq, const std::vector<TokenId>& tokens, int max_tokens);
   // Registers every full block of the sequence whose positions are all < n_computed and
   // that is not yet registered. tokens are the sequence's tokens from position 0.
@@ -134,6 +141,8 @@ class KvCache {
     uint64_t chain_hash() const { return chain.empty() ? kRootHash : chain.back().hash; }
     uint64_t chain_gen() const { return chain.empty() ? 0 : chain.back().gen; }
   };
+  int copy_partial(Seq& s, const TokenId* tokens, int n);
+
   // What the index knows about a cached block. A lookup must match the hash, the parent's
   // generation and the tokens themselves, so neither a hash collision nor a recycled parent
   // block can ever share a wrong block.
@@ -159,10 +168,12 @@ class KvCache {
   BlockHasher hasher_ = &default_block_hash;
   std::vector<CachedBlock> cached_;              // per block
   std::unordered_multimap<uint64_t, int> index_;  // chained hash -> block
+  std::unordered_multimap<uint64_t, int> children_;  // parent's generation -> block
   std::list<int> evictable_;                     // unreferenced cached blocks, oldest first
   uint64_t next_gen_ = 1;
   // Atomic so that stats can be read from other threads; written by the owner only.
   std::atomic<uint64_t> queries_{0}, hits_{0}, hit_tokens_{0}, evictions_{0}, n_cached_{0};
+  std::atomic<uint64_t> copies_{0}, copied_tokens_{0};
 };
 
 }  // namespace mlxs

@@ -260,6 +260,8 @@ ApiServer::ApiServer(RuntimeConfig config, std::shared_ptr<const flags::FlagSnap
             "Prompt tokens served from the prefix cache instead of computed.", p.hit_tokens);
     counter("mlx_serving_prefix_cache_evictions_total",
             "Cached blocks recycled for new sequences.", p.evictions);
+    counter("mlx_serving_prefix_cache_block_copies_total",
+            "Partly matching cached blocks copied at a prompt's first divergent block.", p.copies);
     out.family("mlx_serving_prefix_cache_blocks", "KV blocks held in the prefix index.", "gauge");
     out.sample("mlx_serving_prefix_cache_blocks", {}, static_cast<double>(p.cached_blocks));
   });
@@ -820,6 +822,8 @@ void ApiServer::handle_admin_ttft(const std::shared_ptr<Exchange>& ex) {
                        {"hits", p.hits},
                        {"hitTokens", p.hit_tokens},
                        {"evictions", p.evictions},
+                       {"blockCopies", p.copies},
+                       {"copiedTokens", p.copied_tokens},
                        {"cachedBlocks", p.cached_blocks}};
   ex->send(json_response(200, j));
 }

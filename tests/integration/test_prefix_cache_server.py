@@ -80,7 +80,9 @@ class PrefixCacheServerTest(unittest.TestCase):
         n = again["prompt_tokens_details"]["cached_tokens"]
         self.assertGreater(n, 0)
         self.assertLess(n, again["prompt_tokens"])
-        self.assertEqual(n % 16, 0)  # whole blocks
+        # Whole blocks shared, and the leading slots of the first divergent block copied:
+        # all of the prompt but its last token.
+        self.assertEqual(n, again["prompt_tokens"] - 1)
         # A different question after the same long prefix reuses the prefix, and answers
         # exactly as a server without the cache.
         text, usage = self.complete(cached, SYSTEM + " Something else entirely?")
@@ -91,6 +93,7 @@ class PrefixCacheServerTest(unittest.TestCase):
         m = cached.request("GET", "/metrics")[2].decode()
         self.assertRegex(m, r"mlx_serving_prefix_cache_hits_total [2-9]")
         self.assertRegex(m, r"mlx_serving_prefix_cache_hit_tokens_total [1-9]")
+        self.assertRegex(m, r"mlx_serving_prefix_cache_block_copies_total [1-9]")
 
     def test_the_kv_prep_flag_decides_per_request(self):
         srv = self.start("flag-off", kv_prep=False)

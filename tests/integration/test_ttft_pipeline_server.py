@@ -209,7 +209,9 @@ class TtftPipelineServerTest(unittest.TestCase):
         self.assertEqual(j["object"], "ttft.prefetch")
         self.assertTrue(j["complete"])
         self.assertGreater(j["computed_tokens"], 16)
-        self.assertEqual(j["cached_tokens"], 0)
+        # Only the leading tokens every prompt shares (BOS) can be cached already.
+        self.assertLess(j["cached_tokens"], 16)
+        self.assertEqual(j["cached_tokens"] + j["computed_tokens"], j["prompt_tokens"])
         usage = self.complete(self.on, system + " What now?")["usage"]
         self.assertGreaterEqual(usage["prompt_tokens_details"]["cached_tokens"], 16)
         # Prefetching it again finds it cached.

@@ -514,7 +514,8 @@ TEST(EnginePrefixCache, PromptAlignedToBlocksStillComputesItsLastToken) {
   auto prompt = tokens_from(9, 32);  // exactly 2 blocks
   Collected first = collect(*e->generate(greedy_tokens(prompt, 6)));
   Collected second = collect(*e->generate(greedy_tokens(prompt, 6)));
-  EXPECT_EQ(second.stats.cached_tokens, 16);
+  // Block 1 shared, 15 slots of block 2 copied: the last prompt token is computed.
+  EXPECT_EQ(second.stats.cached_tokens, 31);
   EXPECT_EQ(second.tokens, first.tokens);
 }
 
@@ -530,7 +531,9 @@ TEST(EnginePrefixCache, SharedPrefixWithDifferentEndingsMatchesTheUncachedEngine
   Collected b_plain = collect(*plain->generate(greedy_tokens(b, 12)));
   ASSERT_EQ(b_cached.finish, FinishReason::kLength) << b_cached.error;
   EXPECT_EQ(a_cached.stats.cached_tokens, 0);
-  EXPECT_EQ(b_cached.stats.cached_tokens, 64);
+  // 4 blocks shared, and the 6 prefix tokens of the fifth copied (copy-on-write).
+  EXPECT_EQ(b_cached.stats.cached_tokens, 70);
+  EXPECT_EQ(cached->stats().prefix.copies, 1u);
   EXPECT_EQ(b_plain.stats.cached_tokens, 0);
   EXPECT_EQ(a_cached.tokens, a_plain.tokens);
   EXPECT_EQ(b_cached.tokens, b_plain.tokens);

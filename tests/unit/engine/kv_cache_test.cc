@@ -97,8 +97,11 @@ TEST(KvCachePrefix, AttachStopsAtMaxTokensAndNeverCoversTheWholePrompt) {
   auto t = seq_tokens(8);
   computed_sequence(cache, t);
   int b = cache.create_sequence();
-  // The same 8-token prompt: only the first block, so one token is left to compute.
-  EXPECT_EQ(cache.attach_prefix(b, t, 7), 4);
+  // The same 8-token prompt: the first block shared, three slots of the second copied, so
+  // one token is left to compute.
+  EXPECT_EQ(cache.attach_prefix(b, t, 7), 7);
+  EXPECT_EQ(cache.block_table(b).size(), 2u);
+  EXPECT_EQ(cache.prefix_stats().copied_tokens, 3u);
 }
 
 TEST(KvCachePrefix, DifferentTokenStopsTheMatch) {
@@ -109,15 +112,92 @@ TEST(KvCachePrefix, DifferentTokenStopsTheMatch) {
   auto u = t;
   u[5] = 7;  // block 2 (positions 4..7) differs
   int b = cache.create_sequence();
-  EXPECT_EQ(cache.attach_prefix(b, u, 11), 4);
+  // Block 1 shared; block 2's leading slot (position 4) copied, the rest computed.
+  EXPECT_EQ(cache.attach_prefix(b, u, 11), 5);
   EXPECT_EQ(cache.block_table(b)[0], cache.block_table(a)[0]);
-  // A later block equal to the cached one does not match after a differing parent.
+  EXPECT_NE(cache.block_table(b)[1], cache.block_table(a)[1]);
+  EXPECT_EQ(cache.block_refcount(cache.block_table(b)[1]), 1);  // a private copy
+  // A later block equal to the cached one does not match after a differing parent; the
+  // first block's leading slot is still copied.
   u = t;
   u[1] = 7;
   int c = cache.create_sequence();
-  EXPECT_EQ(cache.attach_prefix(c, u, 11), 0);
-  EXPECT_TRUE(cache.block_table(c).empty());
-  EXPECT_EQ(cache.prefix_stats().hits, 1u);
+  EXPECT_EQ(cache.attach_prefix(c, u, 11), 1);
+  ASSERT_EQ(cache.block_table(c).size(), 1u);
+  EXPECT_NE(cache.block_table(c)[0], cache.block_table(a)[0]);
+  // Nothing in common at all: nothing attached.
+  u = seq_tokens(12, 400);
+  int d = cache.create_sequence();
+  EXPECT_EQ(cache.attach_prefix(d, u, 11), 0);
+  EXPECT_TRUE(cache.block_table(d).empty());
+  EXPECT_EQ(cache.prefix_stats().hits, 2u);
+  EXPECT_EQ(cache.prefix_stats().copies, 2u);
+}
+
+// Fills every K and V slot of the sequence's first n positions with a pattern of its
+// position and layer, as a forward pass would.
+void write_rows(KvCache& cache, int seq, int n, int salt) {
+  const size_t row = cache.config().kv_dim * cache.elem_size();
+  for (int l = 0; l < cache.config().n_layers; ++l)
+    for (int p = 0; p < n; ++p)
+      for (size_t i = 0; i < row; ++i) {
+        cache.k_pos(l, seq, p)[i] = static_cast<uint8_t>(salt + 7 * l + 13 * p + i);
+        cache.v_pos(l, seq, p)[i] = static_cast<uint8_t>(salt + 5 * l + 11 * p + 3 * i);
+      }
+}
+
+TEST(KvCachePrefix, CopyOnWriteCopiesTheMatchingSlotsExactly) {
+  KvCache cache(small_config());
+  cache.set_prefix_caching(true);
+  auto t = seq_tokens(8);
+  int a = cache.create_sequence();
+  ASSERT_TRUE(cache.reserve(a, 8));
+  write_rows(cache, a, 8, 1);
+  cache.publish_blocks(a, t, 8);
+  auto u = t;
+  u[6] = 9;  // positions 4 and 5 of block 2 match, 6 differs
+  int b = cache.create_sequence();
+  ASSERT_EQ(cache.attach_prefix(b, u, 7), 6);
+  const size_t row = cache.config().kv_dim * cache.elem_size();
+  for (int l = 0; l < 2; ++l)
+    for (int p = 0; p < 6; ++p) {
+      EXPECT_TRUE(std::equal(cache.k_pos(l, b, p), cache.k_pos(l, b, p) + row, cache.k_pos(l, a, p)));
+      EXPECT_TRUE(std::equal(cache.v_pos(l, b, p), cache.v_pos(l, b, p) + row, cache.v_pos(l, a, p)));
+    }
+  // Writing the copy's later slots leaves the cached block as it was.
+  ASSERT_TRUE(cache.reserve(b, 8));
+  write_rows(cache, b, 8, 99);
+  int c = cache.create_sequence();
+  ASSERT_EQ(cache.attach_prefix(c, t, 8), 8);  // a's blocks, untouched
+  EXPECT_EQ(cache.block_table(c)[1], cache.block_table(a)[1]);
+}
+
+TEST(KvCachePrefix, CopySourceIsNotEvictedToMakeRoomForTheCopy) {
+  KvCacheConfig cfg = small_config();
+  cfg.n_blocks = 2;
+  KvCache cache(cfg);
+  cache.set_prefix_caching(true);
+  auto t = seq_tokens(8);
+  int a = computed_sequence(cache, t);
+  cache.free_sequence(a);  // both blocks cached, unreferenced
+  auto u = t;
+  u[5] = 1;
+  int b = cache.create_sequence();
+  // Block 1 attached; the copy of block 2 must take a block other than block 2 itself,
+  // and there is none: nothing is copied, nothing breaks.
+  EXPECT_EQ(cache.attach_prefix(b, u, 7), 4);
+  EXPECT_EQ(cache.block_table(b).size(), 1u);
+  EXPECT_EQ(cache.prefix_stats().cached_blocks, 2u);
+  cache.free_sequence(b);
+  // With a block to spare the copy happens.
+  KvCacheConfig roomy = small_config();
+  KvCache cache2(roomy);
+  cache2.set_prefix_caching(true);
+  int a2 = computed_sequence(cache2, t);
+  cache2.free_sequence(a2);
+  int b2 = cache2.create_sequence();
+  EXPECT_EQ(cache2.attach_prefix(b2, u, 7), 5);
+  EXPECT_EQ(cache2.prefix_stats().cached_blocks, 2u);  // the source stays cached
 }
 
 uint64_t constant_hash(uint64_t, const TokenId*, int) { return 42; }
