@@ -396,6 +396,7 @@ void ApiServer::housekeeping() {
     lock.unlock();
     qos_->tick(SteadyClock::now(), flags_->snapshot()->config);
     canary_->tick(SteadyClock::now());
+    ttft_service_->expire_due();
     lock.lock();
   }
 }

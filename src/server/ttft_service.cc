@@ -59,6 +59,11 @@ void TtftService::record_take(bool ready) {
   if (queue_) queue_->record_take(ready);
 }
 
+void TtftService::expire_due() {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  if (queue_) queue_->expire_due();
+}
+
 void TtftService::shutdown() {
   std::unique_ptr<ttft::WarmQueue> q;
   {

@@ -48,6 +48,9 @@ class TtftService {
   bool enqueue(ttft::WarmJob job);
   // The scheduler took a warm-queue request: were its tokens ready?
   void record_take(bool ready);
+  // Housekeeping: hands warm-queue jobs past ttl_ms back to their requests' own path
+  // even while every worker is busy.
+  void expire_due();
   // Stops the warm queue's workers; jobs still queued run now. Before the engines go.
   void shutdown();
 

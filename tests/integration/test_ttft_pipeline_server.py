@@ -244,6 +244,32 @@ class TtftPipelineServerTest(unittest.TestCase):
             self.assertEqual(status, 400, j)
             self.assertEqual(j["error"]["param"], param)
 
+    def test_reload_applies_the_settings_live(self):
+        srv = self.start_server("reload")
+        try:
+            cfg = os.path.join(self.tmp, "reload", "runtime.yaml")
+            with open(cfg) as f:
+                text = f.read()
+            with open(cfg, "w") as f:
+                f.write(text.replace("max_size: 100", "max_size: 7")
+                        .replace("min_confidence: 0.85", "min_confidence: 0.95")
+                        .replace('- "Tell me about the sea."', '- "Another prompt."'))
+            status, _, j = srv.json("POST", "/admin/reload")
+            self.assertEqual(status, 200, j)
+            a = self.admin(srv)
+            self.assertEqual(a["queue"]["maxSize"], 7)
+            self.assertEqual(a["speculation"]["minConfidence"], 0.95)
+            self.assertEqual(a["speculation"]["allowlist"], ["Another prompt."])
+            # A broken section changes nothing.
+            with open(cfg, "w") as f:
+                f.write(text.replace("max_size: 100", "max_size: -1"))
+            status, _, j = srv.json("POST", "/admin/reload")
+            self.assertEqual(status, 422, j)
+            self.assertIn("max_size", j["error"]["message"])
+            self.assertEqual(self.admin(srv)["queue"]["maxSize"], 7)
+        finally:
+            srv.kill()
+
     def test_metrics_export_the_pipeline(self):
         self.complete(self.on, "metrics please")
         status, _, raw = self.on.request("GET", "/metrics")
