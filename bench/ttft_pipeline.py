@@ -33,6 +33,8 @@ import tempfile
 import threading
 import time
 
+from ttft_client import stream_ttft
+
 RUNTIME = """model:
   path: {model}
   n_ctx: {n_ctx}
@@ -116,25 +118,7 @@ class Server:
 
     def ttft(self, prompt, max_tokens=4):
         """(TTFT ms, prompt tokens, cached tokens) of one streamed greedy completion."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=900)
-        body = {"prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "stream": True,
-                "ignore_eos": True, "stream_options": {"include_usage": True}}
-        start = time.perf_counter()
-        conn.request("POST", "/v1/completions", json.dumps(body), {"Content-Type": "application/json"})
-        resp = conn.getresponse()
-        if resp.status != 200:
-            raise SystemExit(f"HTTP {resp.status}: {resp.read().decode()}")
-        first, usage = None, None
-        for line in resp:
-            line = line.decode().strip()
-            if not line.startswith("data: {"):
-                continue
-            event = json.loads(line[6:])
-            if first is None and event.get("choices"):
-                first = time.perf_counter() - start
-            if event.get("usage"):
-                usage = event["usage"]
-        return first * 1000, usage["prompt_tokens"], usage["prompt_tokens_details"]["cached_tokens"]
+        return stream_ttft(f"http://127.0.0.1:{self.port}", prompt, max_tokens)
 
     def admin(self):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)

@@ -11,34 +11,13 @@ flag on (docs/TTFT.md), then:
     /usr/bin/python3 bench/ttft_prefix.py --url http://127.0.0.1:3000 [--rules 60]
 """
 import argparse
-import http.client
-import json
 import threading
-import time
-import urllib.parse
+
+from ttft_client import stream_ttft
 
 
 def ttft(url, prompt):
-    u = urllib.parse.urlparse(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=600)
-    body = {"prompt": prompt, "max_tokens": 4, "temperature": 0, "stream": True,
-            "stream_options": {"include_usage": True}}
-    start = time.time()
-    conn.request("POST", "/v1/completions", json.dumps(body), {"Content-Type": "application/json"})
-    resp = conn.getresponse()
-    if resp.status != 200:
-        raise SystemExit(f"HTTP {resp.status}: {resp.read().decode()}")
-    first, usage = None, None
-    for line in resp:
-        line = line.decode().strip()
-        if not line.startswith("data: {"):
-            continue
-        event = json.loads(line[6:])
-        if first is None and event.get("choices"):
-            first = time.time() - start
-        if event.get("usage"):
-            usage = event["usage"]
-    return first * 1000, usage["prompt_tokens"], usage["prompt_tokens_details"]["cached_tokens"]
+    return stream_ttft(url, prompt)
 
 
 def main():

@@ -107,6 +107,18 @@ class Server:
 
 
 
+
+def wait_for(predicate, what, timeout=30):
+    """Polls `predicate` until it returns something truthy (returned); AssertionError
+    naming `what` after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = predicate()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
 def make_model(build_dir, path, *, dim=128, layers=2, heads=4, kv_heads=2, ffn=256, vocab=600,
                ctx=512, seed=3, tokenizer="spm"):
     subprocess.run([os.path.join(build_dir, "tools/mlx-testmodel"), "-o", path, "--arch", "llama",

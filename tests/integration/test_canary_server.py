@@ -19,7 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_harness import Server, make_model, parse_sse, promtool_problems  # noqa: E402
+from server_harness import Server, make_model, parse_sse, promtool_problems, wait_for  # noqa: E402
 
 BUILD = None
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -152,13 +152,7 @@ class CanaryServerTest(unittest.TestCase):
         return status, hdrs.get("x-canary-variant"), raw
 
     def wait_for(self, predicate, what, timeout=30):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            v = predicate()
-            if v:
-                return v
-            time.sleep(0.05)
-        self.fail("timed out waiting for " + what)
+        return wait_for(predicate, what, timeout)
 
     def file_percentage(self):
         with open(self.canary_file) as f:

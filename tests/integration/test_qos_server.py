@@ -20,7 +20,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_harness import Server, make_model, promtool_problems  # noqa: E402
+from server_harness import Server, make_model, promtool_problems, wait_for  # noqa: E402
 
 BUILD = None
 INTERVAL_MS = 300
@@ -191,13 +191,7 @@ class QosServerTest(unittest.TestCase):
         return j
 
     def wait_for(self, predicate, what, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            v = predicate()
-            if v:
-                return v
-            time.sleep(0.05)
-        self.fail("timed out waiting for " + what)
+        return wait_for(predicate, what, timeout)
 
     def metrics(self, srv):
         return srv.request("GET", "/metrics")[2].decode()

@@ -11,11 +11,10 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_harness import Server, make_model, parse_sse, promtool_problems  # noqa: E402
+from server_harness import Server, make_model, parse_sse, promtool_problems, wait_for  # noqa: E402
 
 BUILD = None
 
@@ -102,13 +101,7 @@ class TtftPipelineServerTest(unittest.TestCase):
         return j
 
     def wait_for(self, predicate, what, timeout=30):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            v = predicate()
-            if v:
-                return v
-            time.sleep(0.05)
-        self.fail("timed out waiting for " + what)
+        return wait_for(predicate, what, timeout)
 
     def test_warm_queue_answers_exactly_like_the_plain_path(self):
         before = self.admin(self.on)["queue"]
