@@ -337,8 +337,9 @@ Status ApiServer::start() {
   log_info(std::string("listening on ") + (s.tls_cert_file.empty() ? "http://" : "https://") +
            s.host + ":" + std::to_string(http_->port()));
   // The loader works on a copy: a SIGHUP during the load may replace config_.
+  prefix_cache_built_ = ttft_.enabled && ttft_.kv_prep.enabled;
   loader_ = std::thread([this, model = config_.model, sched = config_.scheduler,
-                         prefix = ttft_.enabled && ttft_.kv_prep.enabled] {
+                         prefix = prefix_cache_built_] {
     load_model(model, sched, prefix);
   });
   housekeeper_ = std::thread([this] { housekeeping(); });
@@ -542,7 +543,7 @@ Result<ReloadReport> ApiServer::reload() {
   differs(next.scheduler.max_sequences != config_.scheduler.max_sequences, "scheduler.max_sequences");
   differs(next.scheduler.step_token_budget != config_.scheduler.step_token_budget,
           "scheduler.step_token_budget");
-  differs((next_ttft.enabled && next_ttft.kv_prep.enabled) != (ttft_.enabled && ttft_.kv_prep.enabled),
+  differs((next_ttft.enabled && next_ttft.kv_prep.enabled) != prefix_cache_built_,
           "ttft_accelerator.kv_prep.enabled");
 
   // 3. Apply all of it.
@@ -574,8 +575,8 @@ Result<ReloadReport> ApiServer::reload() {
   kept.scheduler.max_sequences = config_.scheduler.max_sequences;
   kept.scheduler.step_token_budget = config_.scheduler.step_token_budget;
   config_ = std::move(kept);
-  // The prefix cache is built into the loaded engine; the rest waits for its consumers.
-  next_ttft.kv_prep.enabled = ttft_.kv_prep.enabled;
+  // The prefix cache is built into the loaded engine (or not); the rest applies now.
+  next_ttft.kv_prep.enabled = prefix_cache_built_;
   ttft_ = std::move(next_ttft);
   ttft_service_->apply(ttft_);
   metrics_.reload(true, static_cast<double>(unix_now()));
@@ -1172,7 +1173,7 @@ void ApiServer::handle_generation(const std::shared_ptr<Exchange>& ex, Endpoint 
   }
   gen.fault = next_fault(*ex->live, canary::variant_name(st->variant));
   // The prefix cache serves the requests the ttft_pipeline.kv_prep flag puts under it.
-  gen.use_prefix_cache = st->flags.on(flags::Feature::kTtftKvPrep);
+  gen.use_prefix_cache = ttft_service_->kv_prep_on(st->flags);
   // First-token speculation: greedy requests whose first token is a function of the
   // prompt alone, and nothing that delays or fails tokens on purpose.
   if (plain_greedy(gen.sampling) && !st->parsed.echo && !gen.fault.any() &&

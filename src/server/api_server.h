@@ -161,6 +161,7 @@ class ApiServer {
   std::string canary_override_;
   ttft::TtftConfig ttft_;  // guarded by reload_mu_ after start()
   std::unique_ptr<TtftService> ttft_service_;
+  bool prefix_cache_built_ = false;  // the engines were loaded with the prefix cache
   std::mutex fault_mu_;
   double fault_accumulator_ = 0;  // spreads injected failures exactly over requests
   std::mutex reload_mu_;  // one reload at a time; guards config_ after start()

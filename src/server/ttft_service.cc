@@ -88,6 +88,11 @@ bool TtftService::warm_queue_on(const flags::RequestFlags& f) const {
   return config_.enabled && f.on(flags::Feature::kTtftWarmupQueue);
 }
 
+bool TtftService::kv_prep_on(const flags::RequestFlags& f) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return config_.enabled && config_.kv_prep.enabled && f.on(flags::Feature::kTtftKvPrep);
+}
+
 bool TtftService::may_speculate(const flags::RequestFlags& f, const std::string& match_text) const {
   bool only_allowlisted;
   {

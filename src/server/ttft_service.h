@@ -36,6 +36,9 @@ class TtftService {
 
   // Per request, from its flags.
   bool warm_queue_on(const flags::RequestFlags& f) const;
+  // The prefix cache serves the request (when the engine has it): ttft_accelerator.enabled
+  // and kv_prep.enabled, and the request's ttft_pipeline.kv_prep decision.
+  bool kv_prep_on(const flags::RequestFlags& f) const;
   // Speculation for a prompt: on in the config and for the request, and the prompt on the
   // allowlist when either the runtime config or the flags file says allowlist_only.
   bool may_speculate(const flags::RequestFlags& f, const std::string& match_text) const;

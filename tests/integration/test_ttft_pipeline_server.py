@@ -260,6 +260,21 @@ class TtftPipelineServerTest(unittest.TestCase):
             self.assertEqual(status, 422, j)
             self.assertIn("max_size", j["error"]["message"])
             self.assertEqual(self.admin(srv)["queue"]["maxSize"], 7)
+            # The master switch off: no warm queue, no cache use, no speculation; the
+            # cache itself stays built until a restart.
+            with open(cfg, "w") as f:
+                f.write(text.replace("ttft_accelerator:\n  enabled: true",
+                                     "ttft_accelerator:\n  enabled: false"))
+            status, _, j = srv.json("POST", "/admin/reload")
+            self.assertEqual(status, 200, j)
+            self.assertIn("ttft_accelerator.kv_prep.enabled", j["restart_required"])
+            queued = self.admin(srv)["queue"]["totalQueued"]
+            self.complete(srv, SYSTEM + " off now?")
+            usage = self.complete(srv, SYSTEM + " off now?")["usage"]
+            self.assertEqual(usage["prompt_tokens_details"]["cached_tokens"], 0)
+            a = self.admin(srv)
+            self.assertFalse(a["enabled"])
+            self.assertEqual(a["queue"]["totalQueued"], queued)
         finally:
             srv.kill()
 
