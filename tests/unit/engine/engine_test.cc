@@ -557,7 +557,10 @@ TEST(EnginePrefixCache, ConcurrentRequestsSharingAPrefixMatchAloneRuns) {
   for (size_t i = 0; i < prompts.size(); ++i) {
     Collected c = collect(*streams[i]);
     ASSERT_EQ(c.finish, FinishReason::kLength) << c.error;
-    EXPECT_EQ(c.stats.cached_tokens, 32) << "prompt " << i;
+    // The warm-up's two full blocks at least; up to the whole 40-token prefix when
+    // another of the four published its third block first (copied at the divergence).
+    EXPECT_GE(c.stats.cached_tokens, 32) << "prompt " << i;
+    EXPECT_LE(c.stats.cached_tokens, 40) << "prompt " << i;
     EXPECT_EQ(c.tokens, alone[i].tokens) << "prompt " << i;
   }
   // Every block was released: the whole pool is available again.
@@ -787,8 +790,11 @@ TEST(EnginePrefetch, BudgetStopsAfterTheStepInWhichItRanOut) {
 
 TEST(EnginePrefetch, RequestsGoAheadOfAQueuedPrefetch) {
   auto e = make_prefix_engine(true, 1);
-  // One slot: a running request holds it; a prefetch and then a request wait for it.
-  auto busy = e->generate(greedy_tokens(tokens_from(52, 40), 20));
+  // One slot: a running request holds it (an injected delay keeps it there while the
+  // other two are submitted); a prefetch and then a request wait for it.
+  GenerateRequest hold = greedy_tokens(tokens_from(52, 40), 4);
+  hold.fault.first_token_delay_ms = 300;
+  auto busy = e->generate(std::move(hold));
   GenerateRequest pre = greedy_tokens(tokens_from(53, 100), 0);
   pre.prefill_only = true;
   std::vector<int> order;
