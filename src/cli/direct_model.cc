@@ -6,7 +6,7 @@
 namespace mlxs::cli {
 
 Result<DirectModel> DirectModel::load(const std::string& path, int n_threads, int n_ctx_tokens,
-                                      KvType kv_type) {
+                                      KvType kv_type, int n_sequences) {
   auto model = Model::load(path);
   if (!model.ok()) return model.status();
   DirectModel d;
@@ -18,7 +18,7 @@ Result<DirectModel> DirectModel::load(const std::string& path, int n_threads, in
   kc.n_layers = c.n_layer;
   kc.kv_dim = c.kv_dim();
   kc.block_size = 16;
-  kc.n_blocks = (n_ctx_tokens + kc.block_size - 1) / kc.block_size;
+  kc.n_blocks = (n_ctx_tokens + kc.block_size - 1) / kc.block_size * std::max(1, n_sequences);
   kc.type = kv_type;
   d.cache = std::make_unique<KvCache>(kc);
   return d;

@@ -17,9 +17,9 @@ struct DirectModel {
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<KvCache> cache;
 
-  // n_ctx_tokens: KV capacity for one sequence.
+  // n_ctx_tokens: KV capacity for one sequence; room for n_sequences of them.
   static Result<DirectModel> load(const std::string& path, int n_threads, int n_ctx_tokens,
-                                  KvType kv_type);
+                                  KvType kv_type, int n_sequences = 1);
 };
 
 // Parses "f16" / "f32"; nullopt otherwise.

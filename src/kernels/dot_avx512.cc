@@ -388,39 +388,64 @@ struct LoadBF16 {
   static __m512 load_part(const uint16_t* p, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, p)); }
 };
 
-// Two accumulators over 32-element steps, a 16-element step into acc0, the masked rest
-// into acc1.
+// Float weights (x is F32), register-tiled: RM rows x RN tokens per call. Per (row,
+// token) pair always the same arithmetic, whatever the tile: two accumulators over
+// 32-element steps, a 16-element step into acc0, the masked rest into acc1, then the sum
+// of both (batch invariant, see dot_kernels.h). A weight vector is loaded (and widened)
+// once for RN tokens and an activation vector once for RM rows.
 template <class L>
-struct Float {
-  template <int NT>
-  static void run(int64_t n, const void* wv, const void* xv, size_t xs, float* out, int64_t os) {
-    const typename L::T* w = static_cast<const typename L::T*>(wv);
-    const float* x[NT];
-    __m512 acc0[NT], acc1[NT];
-    for (int t = 0; t < NT; ++t) {
-      x[t] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(xv) + t * xs);
-      acc0[t] = acc1[t] = _mm512_setzero_ps();
-    }
+struct FloatTile {
+  static constexpr bool kPrepared = false;
+  // 4 x 3 pairs keep 24 accumulators, 4 weight and 2 activation vectors in the 32
+  // registers. Tokens outer (Tiles::gemm): three tokens' activations (3 x 4 bytes x n)
+  // stay in L1 while the weight rows stream past, each from its own sequential stream.
+  static constexpr int kRows = 4, kTokens = 3, kRowsOneToken = 4;
+  static constexpr bool kTokensOuter = true;
+  template <int RM, int RN>
+  static void micro(int64_t n, const uint8_t* wv, size_t ws, const uint8_t* xv, size_t xs,
+                    float* out, int64_t os) {
+    const typename L::T* w[RM];
+    const float* x[RN];
+    __m512 acc0[RM][RN], acc1[RM][RN];
+    for (int r = 0; r < RM; ++r) w[r] = reinterpret_cast<const typename L::T*>(wv + r * ws);
+    for (int t = 0; t < RN; ++t) x[t] = reinterpret_cast<const float*>(xv + t * xs);
+    for (int r = 0; r < RM; ++r)
+      for (int t = 0; t < RN; ++t) acc0[r][t] = acc1[r][t] = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-      const __m512 w0 = L::load16(w + i), w1 = L::load16(w + i + 16);
+      __m512 x0[RN], x1[RN];
 #pragma GCC unroll 8
-      for (int t = 0; t < NT; ++t) {
-        acc0[t] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x[t] + i), acc0[t]);
-        acc1[t] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x[t] + i + 16), acc1[t]);
+      for (int t = 0; t < RN; ++t) {
+        x0[t] = _mm512_loadu_ps(x[t] + i);
+        x1[t] = _mm512_loadu_ps(x[t] + i + 16);
+      }
+#pragma GCC unroll 4
+      for (int r = 0; r < RM; ++r) {
+        const __m512 w0 = L::load16(w[r] + i), w1 = L::load16(w[r] + i + 16);
+#pragma GCC unroll 8
+        for (int t = 0; t < RN; ++t) {
+          acc0[r][t] = _mm512_fmadd_ps(w0, x0[t], acc0[r][t]);
+          acc1[r][t] = _mm512_fmadd_ps(w1, x1[t], acc1[r][t]);
+        }
       }
     }
     if (i + 16 <= n) {
-      const __m512 w0 = L::load16(w + i);
-      for (int t = 0; t < NT; ++t) acc0[t] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x[t] + i), acc0[t]);
+      for (int r = 0; r < RM; ++r) {
+        const __m512 w0 = L::load16(w[r] + i);
+        for (int t = 0; t < RN; ++t) acc0[r][t] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x[t] + i), acc0[r][t]);
+      }
       i += 16;
     }
     if (i < n) {
       const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-      const __m512 w0 = L::load_part(w + i, m);
-      for (int t = 0; t < NT; ++t) acc1[t] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, x[t] + i), acc1[t]);
+      for (int r = 0; r < RM; ++r) {
+        const __m512 w0 = L::load_part(w[r] + i, m);
+        for (int t = 0; t < RN; ++t)
+          acc1[r][t] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, x[t] + i), acc1[r][t]);
+      }
     }
-    for (int t = 0; t < NT; ++t) out[t * os] = hsum512(_mm512_add_ps(acc0[t], acc1[t]));
+    for (int r = 0; r < RM; ++r)
+      for (int t = 0; t < RN; ++t) out[t * os + r] = hsum512(_mm512_add_ps(acc0[r][t], acc1[r][t]));
   }
 };
 
@@ -449,9 +474,9 @@ DotKernel make_one_row() {
 
 DotKernel dot_kernel_avx512(GgmlType t) {
   switch (t) {
-    case GgmlType::F32: return make_one_row<Float<LoadF32>>();
-    case GgmlType::F16: return make_one_row<Float<LoadF16>>();
-    case GgmlType::BF16: return make_one_row<Float<LoadBF16>>();
+    case GgmlType::F32: return make<FloatTile<LoadF32>>();
+    case GgmlType::F16: return make<FloatTile<LoadF16>>();
+    case GgmlType::BF16: return make<FloatTile<LoadBF16>>();
     case GgmlType::Q4_0: return make<Legacy512<Q4_0W>>();
     case GgmlType::Q8_0: return make<Legacy512<Q8_0W>>();
     case GgmlType::Q4_K: return make_one_row<KQ4>();

@@ -84,6 +84,17 @@ struct Tiles {
         return;
       }
     }
+    if constexpr (requires { K::kTokensOuter; }) {
+      // A token tile's activations stay in L1 while every row passes by.
+      for (int t = 0; t < nt; t += K::kTokens) {
+        const int rn = std::min(K::kTokens, nt - t);
+        for (int r = 0; r < nr; r += rows) {
+          const int rm = std::min(rows, nr - r);
+          table[rm - 1][rn - 1](n, wb + r * ws, ws, xb + t * xps, xps, out + t * os + r, os);
+        }
+      }
+      return;
+    }
     for (int r = 0; r < nr; r += rows) {
       const int rm = std::min(rows, nr - r);
       for (int t = 0; t < nt; t += K::kTokens) {

@@ -76,7 +76,7 @@ void tile(int64_t nb, size_t cb, const uint8_t* codes, const uint16_t* scales, c
     __m512i s[NT][kChains];
     for (int t = 0; t < NT; ++t) {
       s[t][0] = _mm512_set1_epi32(load32(xb + kQK * W + 4 * t));
-      if constexpr (kChains == 2) s[t][1] = _mm512_setzero_si512();
+      for (int k = 1; k < kChains; ++k) s[t][k] = _mm512_setzero_si512();
     }
 #pragma GCC unroll 8
     for (int g = 0; g < 8; ++g) {
@@ -89,7 +89,7 @@ void tile(int64_t nb, size_t cb, const uint8_t* codes, const uint16_t* scales, c
 #pragma GCC unroll 8
     for (int t = 0; t < NT; ++t) {
       __m512i st = s[t][0];
-      if constexpr (kChains == 2) st = _mm512_add_epi32(st, s[t][1]);
+      for (int k = 1; k < kChains; ++k) st = _mm512_add_epi32(st, s[t][k]);
       float dx;
       std::memcpy(&dx, xb + (kQK + 4) * W + 4 * t, 4);
       const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dx));
