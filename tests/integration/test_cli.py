@@ -164,6 +164,28 @@ class CliTest(unittest.TestCase):
         self.assertGreater(out["pp_tokens_per_s"], 0)
         self.assertGreater(out["tg_tokens_per_s"], 0)
         self.assertEqual(out["n_prompt"], 32)
+        self.assertGreater(out["rss_mib"], 0)
+
+    def test_bench_streams_and_bandwidth(self):
+        p = mlx("bench", "-m", self.model, "-p", "0", "-n", "8", "-t", "2", "-r", "1", "-s", "4",
+                "--bandwidth", "--json")
+        out = json.loads(p.stdout)
+        self.assertEqual(out["streams"], 4)
+        self.assertGreater(out["streams_tokens_per_s"], 0)
+        self.assertGreater(out["streams_speedup"], 0)
+        self.assertGreater(out["triad_gbs"], 0)
+        self.assertGreater(out["read_gbs"], 0)
+        # The ceiling is bandwidth over the weight bytes a decode step reads.
+        ceiling = out["triad_gbs"] * 1e9 / (out["weights_gib"] * 2 ** 30)
+        self.assertAlmostEqual(out["tg_limit_tokens_per_s"], ceiling, delta=ceiling * 1e-6)
+        self.assertAlmostEqual(out["tg_percent_of_limit"],
+                               100 * out["tg_tokens_per_s"] / ceiling, delta=1e-6 * ceiling)
+        text = mlx("bench", "-m", self.model, "-p", "0", "-n", "4", "-r", "1", "-s", "2").stdout.decode()
+        self.assertIn("aggregate", text)
+        for bad in (["-s", "-1"], ["-s", "2", "-n", "0"]):
+            p = mlx("bench", "-m", self.model, *bad, check=False)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(b"-s", p.stderr)
 
     def test_logits_json(self):
         p = mlx("logits", "-m", self.model, "--tokens", "1,5,9")
