@@ -130,20 +130,21 @@ void matmul(const RepackedMatrix& w, const float* x, int64_t n_tokens, float* ou
   if (gemm == nullptr)
     fail(std::string("no repacked kernel for type ") + type_name(w.type) + " on this CPU");
   const int64_t n = w.n_cols;
-  // Activations as for the GGUF matrix (Q8_0), then in the kernel's layout, once per call.
-  const QuantOps* xops = quant_ops(GgmlType::Q8_0);
-  const size_t q_bytes = row_size(GgmlType::Q8_0, n);
+  // Activations as for the GGUF matrix (Q8_0 or Q8_K), then in the kernel's layout, once per
+  // call.
+  const GgmlType xtype = detail::repacked_x_type(w.type);
+  const QuantOps* xops = quant_ops(xtype);
+  const size_t q_bytes = row_size(xtype, n);
   const int width = detail::repacked_x_width(n_tokens);
-  const size_t tile_bytes = detail::repacked_x_tile_bytes(n, width);
+  const size_t tile_bytes = detail::repacked_x_tile_bytes(w.type, n, width);
   const int64_t n_tiles = (n_tokens + width - 1) / width;
-  const int offset = detail::repacked_offset(w.type);
   uint8_t* xt = activation_scratch(tile_bytes * static_cast<size_t>(n_tiles));
   auto convert = [&](int64_t t0, int64_t t1) {
     uint8_t* q = row_scratch(q_bytes);
     for (int64_t t = t0; t < t1; ++t) {
       xops->from_float(x + t * n, q, n);
-      detail::repacked_x_prep(n, reinterpret_cast<const BlockQ8_0*>(q), offset, width,
-                              static_cast<int>(t % width), xt + (t / width) * tile_bytes);
+      detail::repacked_x_prep(w.type, n, q, width, static_cast<int>(t % width),
+                              xt + (t / width) * tile_bytes);
     }
   };
   if (n_tokens >= 4 && pool.size() > 1) {

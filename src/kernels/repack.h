@@ -1,6 +1,6 @@
 // Weight matrices copied into an interleaved layout where the vector lanes of the kernel are
 // weight rows ("repacked"), made once at model load for the types and CPUs that have such a
-// kernel (today Q4_0 and Q8_0 on AVX-512 VNNI).
+// kernel (today Q4_0, Q8_0, Q4_K and Q6_K on AVX-512 VNNI).
 //
 // The kernel multiplies 16 rows by one token with 8 vpdpbusd per 32-element block and keeps
 // one float accumulator lane per row: no per-row horizontal sums, and a block's codes are
@@ -8,6 +8,10 @@
 // block, acc = fma(float(isum_block), d_w * d_x, acc), whatever the number of tokens in the
 // call, so results are batch invariant (see dot_kernels.h). They differ in the last bits from
 // those of the WeightMatrix kernels: a matrix is either always run repacked or never.
+//
+// K-quants work the same way per 256-element super-block: 16 rows' codes against a token's
+// Q8_K codes with vpdpbusd, each sub-block's integer sum times the rows' integer sub-block
+// scales, the super-block's integer total times d_w * d_x in one fma per token.
 #pragma once
 
 #include <cstdint>
@@ -28,13 +32,17 @@ namespace mlxs::kern {
 //           elements 4c..4c+3, high nibbles elements 16+4c..16+4c+3 (both as q = w + 8).
 //   scales: per block b, the 16 rows' fp16 scales.
 // Q4_0 and Q8_0 keep their size (18 and 34 bytes per row and block), so decode reads no more.
+// Q4_K and Q6_K groups are instead one record per super-block (see repack_kernels.h), in
+// which each row takes 148 bytes (Q4_K, 144 in GGUF: scales and mins unpacked to bytes) or
+// 212 (Q6_K, 210: padding to 64 bytes).
 struct RepackedMatrix {
   static constexpr int kGroupRows = 16;
 
   GgmlType type = GgmlType::Q8_0;  // the type the codes came from
   int64_t n_cols = 0;
   int64_t n_rows = 0;
-  size_t block_code_bytes = 0;  // codes of one block of 16 rows
+  size_t block_code_bytes = 0;  // Q4_0, Q8_0: codes of one block of 16 rows
+  size_t record_bytes = 0;      // Q4_K, Q6_K: one super-block of 16 rows
   size_t group_bytes = 0;       // one row group, codes and scales, padded to 64 bytes
   std::shared_ptr<uint8_t> data;
 
@@ -42,6 +50,10 @@ struct RepackedMatrix {
   int64_t n_groups() const { return (n_rows + kGroupRows - 1) / kGroupRows; }
   const uint8_t* group(int64_t g) const {
     return data.get() + static_cast<size_t>(g) * group_bytes;
+  }
+  int64_t n_superblocks() const { return n_cols / kQK_K; }
+  const uint8_t* record(int64_t g, int64_t s) const {
+    return group(g) + static_cast<size_t>(s) * record_bytes;
   }
   const uint16_t* scales(int64_t g) const {
     return reinterpret_cast<const uint16_t*>(group(g) + block_code_bytes * n_blocks());
@@ -52,7 +64,11 @@ struct RepackedMatrix {
 // environment does not disable it (MLXS_REPACK=0).
 bool repack_available(const WeightMatrix& w);
 
-// The repacked copy of w, whatever the CPU (w must be Q4_0 or Q8_0, n_cols a multiple of 32).
+// True when w's type has a repacked layout and its rows fit it (n_cols a multiple of the
+// type's block), whatever the CPU.
+bool repack_supported(const WeightMatrix& w);
+
+// The repacked copy of w, whatever the CPU (repack_supported(w) must hold).
 std::shared_ptr<const RepackedMatrix> repack(const WeightMatrix& w);
 
 // repack(w) when repack_available(w), else null.
@@ -64,7 +80,7 @@ std::shared_ptr<const RepackedMatrix> repack_if_available(const WeightMatrix& w)
 void release_pages(const WeightMatrix& w);
 
 // out[t * n_rows + r] = dot(row r of w, x[t * n_cols ...]) for t < n_tokens, activations
-// quantized to Q8_0 as for the WeightMatrix. Needs the repacked kernel on this CPU.
+// quantized to Q8_0 (Q8_K for K-quants) as for the WeightMatrix. Needs the repacked kernel on this CPU.
 void matmul(const RepackedMatrix& w, const float* x, int64_t n_tokens, float* out,
             ThreadPool& pool);
 

@@ -38,8 +38,15 @@ Matrix make_matrix(GgmlType t, int64_t rows, int64_t cols, uint32_t seed) {
   return m;
 }
 
+bool is_kquant(GgmlType t) { return t == GgmlType::Q4_K || t == GgmlType::Q6_K; }
+
+// Row lengths in whole blocks of the type: K-quants have 256-element super-blocks.
+int64_t cols_for(GgmlType t, int64_t legacy_cols) {
+  return is_kquant(t) ? (legacy_cols + 255) / 256 * 256 : legacy_cols;
+}
+
 bool kernel_here(GgmlType t) {
-  Matrix m = make_matrix(t, 1, 32, 1);
+  Matrix m = make_matrix(t, 1, cols_for(t, 32), 1);
   return repack_available(m.w);
 }
 
@@ -48,7 +55,8 @@ class RepackByType : public ::testing::TestWithParam<GgmlType> {};
 TEST_P(RepackByType, RowsRoundTripBitwise) {
   const GgmlType t = GetParam();
   for (int64_t rows : {1, 15, 16, 17, 37}) {
-    for (int64_t cols : {32, 96, 512}) {
+    for (int64_t c : {32, 96, 512}) {
+      const int64_t cols = is_kquant(t) ? c / 32 * 256 : c;
       const Matrix m = make_matrix(t, rows, cols, 7 + static_cast<uint32_t>(rows));
       const auto p = repack(m.w);
       ASSERT_EQ(p->n_rows, rows);
@@ -64,16 +72,35 @@ TEST_P(RepackByType, RowsRoundTripBitwise) {
   }
 }
 
-TEST_P(RepackByType, SameSizeAsGgufRows) {
+// Decode streams the repacked bytes: Q4_0 and Q8_0 keep their size, Q4_K grows by its
+// unpacked scales (148 / 144 bytes), Q6_K by padding (212 / 210).
+TEST_P(RepackByType, SizeAgainstGgufRows) {
   const GgmlType t = GetParam();
-  const Matrix m = make_matrix(t, 32, 256, 3);
+  const Matrix m = make_matrix(t, 32, 512, 3);
   const auto p = repack(m.w);
-  EXPECT_EQ(p->group_bytes * p->n_groups(), row_size(t, 256) * 32);
+  const size_t gguf = row_size(t, 512) * 32, repacked = p->group_bytes * p->n_groups();
+  if (t == GgmlType::Q4_K) {
+    EXPECT_EQ(repacked * 144, gguf * 148);
+  } else if (t == GgmlType::Q6_K) {
+    EXPECT_EQ(repacked * 210, gguf * 212);
+  } else {
+    EXPECT_EQ(repacked, gguf);
+  }
+}
+
+TEST_P(RepackByType, RowsOfWrongLengthAreNotSupported) {
+  const GgmlType t = GetParam();
+  const Matrix m = make_matrix(t, 4, is_kquant(t) ? 256 : 32, 4);
+  EXPECT_TRUE(repack_supported(m.w));
+  WeightMatrix odd = m.w;
+  odd.n_cols = is_kquant(t) ? 128 : 16;  // half a block
+  EXPECT_FALSE(repack_supported(odd));
+  EXPECT_FALSE(repack_available(odd));
 }
 
 TEST_P(RepackByType, DisabledByEnvironment) {
   const GgmlType t = GetParam();
-  const Matrix m = make_matrix(t, 16, 64, 5);
+  const Matrix m = make_matrix(t, 16, cols_for(t, 64), 5);
   const char* old = std::getenv("MLXS_REPACK");
   const std::string saved = old ? old : "";
   setenv("MLXS_REPACK", "0", 1);
@@ -90,14 +117,18 @@ TEST_P(RepackByType, DisabledByEnvironment) {
 }
 
 TEST(Repack, OtherTypesAreNotRepacked) {
-  const Matrix m = make_matrix(GgmlType::Q4_K, 16, 256, 6);
-  EXPECT_FALSE(repack_available(m.w));
+  for (GgmlType t : {GgmlType::Q5_K, GgmlType::Q4_1, GgmlType::F16}) {
+    const Matrix m = make_matrix(t, 16, 256, 6);
+    EXPECT_FALSE(repack_supported(m.w)) << type_name(t);
+    EXPECT_FALSE(repack_available(m.w)) << type_name(t);
+  }
 }
 
 TEST_P(RepackByType, MatchesReference) {
   const GgmlType t = GetParam();
   if (!kernel_here(t)) GTEST_SKIP() << "no repacked kernel on this CPU";
-  const int64_t rows = 37, cols = 544, tokens = 11;
+  const int64_t rows = 37, cols = cols_for(t, 544), tokens = 11;
+  const GgmlType xtype = is_kquant(t) ? GgmlType::Q8_K : GgmlType::Q8_0;
   const Matrix m = make_matrix(t, rows, cols, 11);
   const auto p = repack(m.w);
   const auto x = random_floats(tokens * cols, 12);
@@ -107,7 +138,7 @@ TEST_P(RepackByType, MatchesReference) {
   matmul(m.w, x.data(), tokens, plain.data(), pool);
   for (int64_t tk = 0; tk < tokens; ++tk) {
     std::vector<float> xt(x.begin() + tk * cols, x.begin() + (tk + 1) * cols);
-    const auto xq = dequantize(GgmlType::Q8_0, quantize(GgmlType::Q8_0, xt).data(), cols);
+    const auto xq = dequantize(xtype, quantize(xtype, xt).data(), cols);
     for (int64_t r = 0; r < rows; ++r) {
       std::vector<float> wr(cols);
       get_row(m.w, r, wr.data());
@@ -124,13 +155,59 @@ TEST_P(RepackByType, MatchesReference) {
   }
 }
 
+// The largest codes, scales and mins against activations of the largest magnitude: the
+// kernels' integer sums (int16 half sub-blocks for Q4_K, int32 for Q6_K) must not overflow.
+class RepackKQuant : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(RepackKQuant, ExtremeCodesStayExact) {
+  const GgmlType t = GetParam();
+  if (!kernel_here(t)) GTEST_SKIP() << "no repacked kernel on this CPU";
+  const int64_t rows = 16, cols = 512;
+  Matrix m;
+  m.bytes.resize(row_size(t, cols) * rows);
+  const uint16_t one = 0x3C00;  // 1.0 in fp16
+  for (int64_t b = 0; b < rows * cols / 256; ++b) {
+    if (t == GgmlType::Q4_K) {
+      BlockQ4_K& q = reinterpret_cast<BlockQ4_K*>(m.bytes.data())[b];
+      q.d = q.dmin = one;
+      std::memset(q.scales, 0xFF, sizeof(q.scales));  // every scale and min 63
+      std::memset(q.qs, b % 2 ? 0xFF : 0x00, sizeof(q.qs));  // codes all 15, or all 0
+    } else {
+      BlockQ6_K& q = reinterpret_cast<BlockQ6_K*>(m.bytes.data())[b];
+      q.d = one;
+      std::memset(q.scales, b % 2 ? 0x7F : 0x80, sizeof(q.scales));  // 127 or -128
+      std::memset(q.ql, b % 2 ? 0xFF : 0x00, sizeof(q.ql));  // codes 63 or 0: +31 or -32
+      std::memset(q.qh, b % 2 ? 0xFF : 0x00, sizeof(q.qh));
+    }
+  }
+  m.w = WeightMatrix{t, cols, rows, m.bytes.data()};
+  const auto p = repack(m.w);
+  ThreadPool pool(1);
+  for (float sign : {-1.f, 1.f}) {
+    const std::vector<float> x(cols, sign);  // Q8_K codes of +-127
+    std::vector<float> out(rows);
+    matmul(*p, x.data(), 1, out.data(), pool);
+    const auto xq = dequantize(GgmlType::Q8_K, quantize(GgmlType::Q8_K, x).data(), cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      std::vector<float> wr(cols);
+      get_row(m.w, r, wr.data());
+      double exact = 0, mass = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        exact += double(wr[c]) * xq[c];
+        mass += std::fabs(double(wr[c]) * xq[c]);
+      }
+      EXPECT_NEAR(out[r], exact, 1e-6 * mass) << type_name(t) << " row " << r << " sign " << sign;
+    }
+  }
+}
+
 // Every token gets exactly its single-token (decode) result, whatever the batch.
 TEST_P(RepackByType, BatchInvariantBitwise) {
   const GgmlType t = GetParam();
   if (!kernel_here(t)) GTEST_SKIP() << "no repacked kernel on this CPU";
   const int64_t max_tokens = 20;
   for (int64_t rows : {5, 37, 67}) {
-    const int64_t cols = 320;
+    const int64_t cols = cols_for(t, 320);
     const Matrix m = make_matrix(t, rows, cols, 31 + static_cast<uint32_t>(rows));
     const auto p = repack(m.w);
     const auto x = random_floats(max_tokens * cols, 32);
@@ -167,7 +244,7 @@ TEST_P(RepackByType, ChunksAreInvariant) {
   const GgmlType t = GetParam();
   if (!kernel_here(t)) GTEST_SKIP() << "no repacked kernel on this CPU";
   for (auto [rows, cols, tokens] :
-       {std::tuple<int64_t, int64_t, int64_t>{21, 8192, 45}, {1030, 256, 9}}) {
+       {std::tuple<int64_t, int64_t, int64_t>{21, 8192, 45}, {1030, 256, 9}, {19, 2048, 1}}) {
     const Matrix m = make_matrix(t, rows, cols, 51);
     const auto p = repack(m.w);
     const auto x = random_floats(tokens * cols, 52);
@@ -182,7 +259,12 @@ TEST_P(RepackByType, ChunksAreInvariant) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, RepackByType, ::testing::Values(GgmlType::Q4_0, GgmlType::Q8_0),
+INSTANTIATE_TEST_SUITE_P(Types, RepackByType, ::testing::Values(GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K,
+                                                           GgmlType::Q6_K),
+                         [](const ::testing::TestParamInfo<GgmlType>& i) {
+                           return std::string(type_name(i.param));
+                         });
+INSTANTIATE_TEST_SUITE_P(Types, RepackKQuant, ::testing::Values(GgmlType::Q4_K, GgmlType::Q6_K),
                          [](const ::testing::TestParamInfo<GgmlType>& i) {
                            return std::string(type_name(i.param));
                          });
