@@ -85,12 +85,19 @@ struct Tiles {
       }
     }
     if constexpr (requires { K::kTokensOuter; }) {
-      // A token tile's activations stay in L1 while every row passes by.
-      for (int t = 0; t < nt; t += K::kTokens) {
-        const int rn = std::min(K::kTokens, nt - t);
-        for (int r = 0; r < nr; r += rows) {
-          const int rm = std::min(rows, nr - r);
-          table[rm - 1][rn - 1](n, wb + r * ws, ws, xb + t * xps, xps, out + t * os + r, os);
+      // Rows in blocks whose weights stay in L2 while every token tile passes by; within a
+      // block, a token tile's activations stay in L1 while the block's rows pass by. (Without
+      // the blocks, every token tile streamed all the item's rows from memory again.)
+      constexpr size_t kBlockBytes = 256 * 1024;
+      const int block = static_cast<int>(std::max<size_t>(1, kBlockBytes / std::max<size_t>(ws, 1) / rows)) * rows;
+      for (int rb = 0; rb < nr; rb += block) {
+        const int re = std::min(nr, rb + block);
+        for (int t = 0; t < nt; t += K::kTokens) {
+          const int rn = std::min(K::kTokens, nt - t);
+          for (int r = rb; r < re; r += rows) {
+            const int rm = std::min(rows, re - r);
+            table[rm - 1][rn - 1](n, wb + r * ws, ws, xb + t * xps, xps, out + t * os + r, os);
+          }
         }
       }
       return;
