@@ -397,8 +397,8 @@ template <class L>
 struct FloatTile {
   static constexpr bool kPrepared = false;
   // 4 x 3 pairs keep 24 accumulators, 4 weight and 2 activation vectors in the 32
-  // registers. Tokens outer (Tiles::gemm): three tokens' activations (3 x 4 bytes x n)
-  // stay in L1 while the weight rows stream past, each from its own sequential stream.
+  // registers. Tokens outer within L2-sized blocks of rows (Tiles::gemm): three tokens'
+  // activations (3 x 4 bytes x n) stay in L1 while the block's weight rows pass by from L2.
   static constexpr int kRows = 4, kTokens = 3, kRowsOneToken = 4;
   static constexpr bool kTokensOuter = true;
   template <int RM, int RN>
